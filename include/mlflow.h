@@ -1,0 +1,531 @@
+/*
+ * mlflow.h - the whole public API of libmlflow: MLflow experiment tracking in C.
+ *
+ * Three layers, each usable on its own:
+ *
+ *   1. The fluent API (mlflow_start_run, mlflow_log_metric, ...): a process-wide
+ *      stack of active runs, as in Python's `mlflow` module. Logging calls start
+ *      a run when none is active.
+ *   2. The client API (struct mlflow_client, MLflow's MlflowClient): explicit
+ *      handles for programs that manage many runs.
+ *   3. Entities (struct mlflow_run, struct mlflow_experiment, ...): results that
+ *      the two layers above hand back.
+ *
+ * Conventions that hold for every function below:
+ *
+ *   - Errors. Functions return int: 0 (MLFLOW_OK) on success, otherwise one of
+ *     the MLflow error codes of MLFLOW_ERROR_MAP. The numbers are MLflow's own
+ *     ErrorCode values, so a code read from a REST error body and a code
+ *     returned here mean the same thing. A message that names the field and the
+ *     value is kept per thread: mlflow_last_error() returns it until the next
+ *     failing call on that thread.
+ *   - Memory. `const char *` arguments are borrowed for the duration of the call.
+ *     Results come back through `**out` parameters and belong to the caller; the
+ *     comment on each function names the function that frees them, and every
+ *     *_free() accepts NULL. A result is one allocation block: all strings inside
+ *     it live exactly as long as the result itself.
+ *   - Threads. Every function may be called from any thread at any time. The
+ *     fluent API's active-run stack is shared by the whole process (not per
+ *     thread), so worker threads log into the run the main thread started.
+ *   - Output. The library prints nothing, except one line on stderr when a
+ *     logged value could not be stored (data loss); mlflow_set_warnings(false)
+ *     silences that too.
+ *
+ * Tracking URIs: "" or NULL (the default, ./mlruns or $MLFLOW_TRACKING_URI), a
+ * plain path, or file:/ file:/// URIs select the local file store in MLflow's
+ * mlruns layout. Other schemes (sqlite, postgresql, http, https, databricks) are
+ * routed through the same store table.
+ */
+#ifndef MLFLOW_H
+#define MLFLOW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define MLFLOW_API
+#else
+#define MLFLOW_API __attribute__((visibility("default")))
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define MLFLOW_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define MLFLOW_PRINTF(fmt, args)
+#endif
+
+#define MLFLOW_VERSION "0.1.0"
+/* The MLflow release whose on-disk and wire formats this library follows. */
+#define MLFLOW_COMPAT_VERSION "2.12.2"
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * X(NAME, MLflow ErrorCode number, HTTP status, default message).
+ * This one table generates the enum below, mlflow_error_name(), the server's
+ * HTTP status mapping and the REST client's reverse mapping.
+ */
+#define MLFLOW_ERROR_MAP(X)                                                        \
+    X(INTERNAL_ERROR, 1, 500, "internal error")                                    \
+    X(TEMPORARILY_UNAVAILABLE, 2, 503, "temporarily unavailable")                  \
+    X(BAD_REQUEST, 4, 400, "bad request")                                          \
+    X(DEADLINE_EXCEEDED, 7, 504, "deadline exceeded")                              \
+    X(CANCELLED, 8, 499, "cancelled")                                              \
+    X(RESOURCE_EXHAUSTED, 9, 429, "resource exhausted")                            \
+    X(ABORTED, 10, 409, "aborted")                                                 \
+    X(NOT_FOUND, 11, 404, "not found")                                             \
+    X(ALREADY_EXISTS, 12, 409, "already exists")                                   \
+    X(UNAUTHENTICATED, 13, 401, "unauthenticated")                                 \
+    X(INVALID_PARAMETER_VALUE, 1000, 400, "invalid parameter value")               \
+    X(ENDPOINT_NOT_FOUND, 1001, 404, "endpoint not found")                         \
+    X(MALFORMED_REQUEST, 1002, 500, "malformed request")                           \
+    X(INVALID_STATE, 1003, 500, "invalid state")                                   \
+    X(PERMISSION_DENIED, 1004, 403, "permission denied")                           \
+    X(FEATURE_DISABLED, 1005, 500, "feature disabled")                             \
+    X(CUSTOMER_UNAUTHORIZED, 1006, 401, "unauthorized")                            \
+    X(REQUEST_LIMIT_EXCEEDED, 1007, 429, "request limit exceeded")                 \
+    X(RESOURCE_CONFLICT, 1008, 409, "resource conflict")                           \
+    X(NOT_IMPLEMENTED, 1010, 501, "not implemented")                               \
+    X(DATA_LOSS, 1011, 500, "data loss")                                           \
+    X(RESOURCE_ALREADY_EXISTS, 3001, 400, "resource already exists")               \
+    X(RESOURCE_DOES_NOT_EXIST, 3002, 404, "resource does not exist")
+
+enum mlflow_errcode {
+    MLFLOW_OK = 0,
+#define MLFLOW__ERRENUM(name, num, http, msg) MLFLOW_##name = num,
+    MLFLOW_ERROR_MAP(MLFLOW__ERRENUM)
+#undef MLFLOW__ERRENUM
+};
+
+/* "INVALID_PARAMETER_VALUE" for MLFLOW_INVALID_PARAMETER_VALUE; "OK" for 0;
+ * "INTERNAL_ERROR" for a number outside the table. Static storage. */
+MLFLOW_API const char *mlflow_error_name(int code);
+/* Inverse of mlflow_error_name(); unknown names give MLFLOW_INTERNAL_ERROR. */
+MLFLOW_API int mlflow_error_from_name(const char *name);
+/* The table's default message for a code. Static storage. */
+MLFLOW_API const char *mlflow_strerror(int code);
+/* HTTP status MLflow answers with for a code (500 for unknown codes). */
+MLFLOW_API int mlflow_error_http_status(int code);
+
+/* The message of the last failing call made by this thread, or "" if none.
+ * Valid until this thread's next call into the library. */
+MLFLOW_API const char *mlflow_last_error(void);
+/* The code of the last failing call made by this thread, 0 if none. */
+MLFLOW_API int mlflow_last_error_code(void);
+/* Turn the data-loss line on stderr on or off (default on). */
+MLFLOW_API void mlflow_set_warnings(bool enabled);
+
+/* ------------------------------------------------------------------------ */
+/* Entities                                                                 */
+/* ------------------------------------------------------------------------ */
+
+enum mlflow_run_status {
+    MLFLOW_RUN_STATUS_RUNNING = 1,
+    MLFLOW_RUN_STATUS_SCHEDULED = 2,
+    MLFLOW_RUN_STATUS_FINISHED = 3,
+    MLFLOW_RUN_STATUS_FAILED = 4,
+    MLFLOW_RUN_STATUS_KILLED = 5,
+};
+
+enum mlflow_view_type {
+    MLFLOW_VIEW_ACTIVE_ONLY = 1,
+    MLFLOW_VIEW_DELETED_ONLY = 2,
+    MLFLOW_VIEW_ALL = 3,
+};
+
+/* "RUNNING", "FINISHED", ...; NULL for a value outside the enum. */
+MLFLOW_API const char *mlflow_run_status_name(int status);
+/* Parses "FINISHED" (case-sensitive, as MLflow) into *out. */
+MLFLOW_API int mlflow_run_status_parse(const char *name, int *out);
+/* "ACTIVE_ONLY", "DELETED_ONLY", "ALL"; NULL otherwise. */
+MLFLOW_API const char *mlflow_view_type_name(int view_type);
+MLFLOW_API int mlflow_view_type_parse(const char *name, int *out);
+
+/* Times are milliseconds since the Unix epoch. This marks "not set" (a run that
+ * has not ended has end_time == MLFLOW_TIME_UNSET). */
+#define MLFLOW_TIME_UNSET INT64_MIN
+
+/* A key/value pair: params, run tags, experiment tags. As an argument it is
+ * borrowed; inside a result it is owned by that result. */
+struct mlflow_kv {
+    const char *key;
+    const char *value;
+};
+
+/* One metric point. In RunData the value is the latest point per key: the
+ * largest (step, timestamp, value), as MLflow defines it. */
+struct mlflow_metric {
+    const char *key;
+    double value;
+    int64_t timestamp;
+    int64_t step;
+};
+
+struct mlflow_experiment {
+    const char *experiment_id;
+    const char *name;
+    const char *artifact_location;
+    const char *lifecycle_stage; /* "active" or "deleted" */
+    int64_t creation_time;       /* MLFLOW_TIME_UNSET when the store has none */
+    int64_t last_update_time;
+    struct mlflow_kv *tags;
+    size_t n_tags;
+};
+
+struct mlflow_run_info {
+    const char *run_id;
+    const char *run_name;
+    const char *experiment_id;
+    const char *user_id;
+    const char *artifact_uri;
+    const char *lifecycle_stage; /* "active" or "deleted" */
+    int status;                  /* enum mlflow_run_status */
+    int64_t start_time;
+    int64_t end_time; /* MLFLOW_TIME_UNSET while the run has not ended */
+};
+
+struct mlflow_run_data {
+    struct mlflow_metric *metrics; /* latest value per key */
+    size_t n_metrics;
+    struct mlflow_kv *params;
+    size_t n_params;
+    struct mlflow_kv *tags;
+    size_t n_tags;
+};
+
+struct mlflow_run {
+    struct mlflow_run_info info;
+    struct mlflow_run_data data;
+};
+
+struct mlflow_experiment_list {
+    struct mlflow_experiment *experiments;
+    size_t count;
+    const char *next_page_token; /* NULL when this is the last page */
+};
+
+struct mlflow_run_list {
+    struct mlflow_run *runs;
+    size_t count;
+    const char *next_page_token; /* NULL when this is the last page */
+};
+
+struct mlflow_metric_list {
+    struct mlflow_metric *metrics;
+    size_t count;
+    const char *next_page_token;
+};
+
+struct mlflow_file_info {
+    const char *path;  /* relative to the run's artifact root, '/'-separated */
+    bool is_dir;
+    int64_t file_size; /* -1 for directories */
+};
+
+struct mlflow_file_list {
+    const char *root_uri; /* the artifact URI the paths are relative to */
+    struct mlflow_file_info *files;
+    size_t count;
+    const char *next_page_token;
+};
+
+/* Each frees one result and everything inside it. NULL is a no-op. */
+MLFLOW_API void mlflow_experiment_free(struct mlflow_experiment *exp);
+MLFLOW_API void mlflow_experiment_list_free(struct mlflow_experiment_list *list);
+MLFLOW_API void mlflow_run_free(struct mlflow_run *run);
+MLFLOW_API void mlflow_run_list_free(struct mlflow_run_list *list);
+MLFLOW_API void mlflow_metric_list_free(struct mlflow_metric_list *list);
+MLFLOW_API void mlflow_file_list_free(struct mlflow_file_list *list);
+/* Frees a plain string result (ids, URIs). NULL is a no-op. */
+MLFLOW_API void mlflow_free(void *ptr);
+
+/* Lookups inside results. They return pointers into the result (NULL when the
+ * key is absent), valid as long as the result. */
+MLFLOW_API const char *mlflow_run_param(const struct mlflow_run *run, const char *key);
+MLFLOW_API const char *mlflow_run_tag(const struct mlflow_run *run, const char *key);
+MLFLOW_API const struct mlflow_metric *mlflow_run_metric(const struct mlflow_run *run,
+                                                         const char *key);
+MLFLOW_API const char *mlflow_experiment_tag(const struct mlflow_experiment *exp,
+                                             const char *key);
+
+/* ------------------------------------------------------------------------ */
+/* Client API                                                               */
+/* ------------------------------------------------------------------------ */
+
+struct mlflow_client;
+
+/* Opens a client on a tracking URI (NULL or "" = the default resolution of
+ * mlflow_get_tracking_uri()). Free with mlflow_client_close(). A client is
+ * safe to share between threads. */
+MLFLOW_API int mlflow_client_open(const char *tracking_uri, struct mlflow_client **out);
+MLFLOW_API void mlflow_client_close(struct mlflow_client *client);
+/* The resolved tracking URI (e.g. "file:///abs/mlruns"); owned by the client. */
+MLFLOW_API const char *mlflow_client_tracking_uri(const struct mlflow_client *client);
+
+/* -- experiments -- */
+
+struct mlflow_experiment_opts {
+    const char *artifact_location; /* NULL: <store default root>/<id> */
+    const struct mlflow_kv *tags;
+    size_t n_tags;
+};
+
+/* Creates an experiment; *out_id (free with mlflow_free) receives its id.
+ * opts may be NULL. RESOURCE_ALREADY_EXISTS if an active one has that name. */
+MLFLOW_API int mlflow_client_create_experiment(struct mlflow_client *client, const char *name,
+                                               const struct mlflow_experiment_opts *opts,
+                                               char **out_id);
+/* Free *out with mlflow_experiment_free(). Deleted experiments are returned
+ * too; RESOURCE_DOES_NOT_EXIST when there is no such id. */
+MLFLOW_API int mlflow_client_get_experiment(struct mlflow_client *client,
+                                            const char *experiment_id,
+                                            struct mlflow_experiment **out);
+/* Active or deleted experiment by exact name. RESOURCE_DOES_NOT_EXIST (and
+ * *out = NULL) when there is none. Free with mlflow_experiment_free(). */
+MLFLOW_API int mlflow_client_get_experiment_by_name(struct mlflow_client *client,
+                                                    const char *name,
+                                                    struct mlflow_experiment **out);
+
+struct mlflow_search_experiments_opts {
+    int view_type;       /* 0 = MLFLOW_VIEW_ACTIVE_ONLY */
+    int64_t max_results; /* 0 = 1000; at most 50000 */
+    const char *filter;  /* MLflow search syntax; NULL or "" = all */
+    const char *const *order_by;
+    size_t n_order_by;
+    const char *page_token; /* from a previous page's next_page_token */
+};
+
+/* opts may be NULL. Free *out with mlflow_experiment_list_free(). */
+MLFLOW_API int mlflow_client_search_experiments(struct mlflow_client *client,
+                                                const struct mlflow_search_experiments_opts *opts,
+                                                struct mlflow_experiment_list **out);
+/* Soft-deletes an experiment and its active runs (id "0" is refused). */
+MLFLOW_API int mlflow_client_delete_experiment(struct mlflow_client *client,
+                                               const char *experiment_id);
+/* Restores a deleted experiment and all of its deleted runs. */
+MLFLOW_API int mlflow_client_restore_experiment(struct mlflow_client *client,
+                                                const char *experiment_id);
+MLFLOW_API int mlflow_client_rename_experiment(struct mlflow_client *client,
+                                               const char *experiment_id, const char *new_name);
+MLFLOW_API int mlflow_client_set_experiment_tag(struct mlflow_client *client,
+                                                const char *experiment_id, const char *key,
+                                                const char *value);
+
+/* -- runs -- */
+
+struct mlflow_create_run_opts {
+    const char *run_name; /* NULL: from tag mlflow.runName, else generated */
+    int64_t start_time;   /* 0: now */
+    const char *user_id;  /* NULL: tag mlflow.user, else "unknown" */
+    const struct mlflow_kv *tags;
+    size_t n_tags;
+};
+
+/* Creates a RUNNING run. Free *out (may be NULL if not wanted) with
+ * mlflow_run_free(). The client adds no system tags; the fluent API does. */
+MLFLOW_API int mlflow_client_create_run(struct mlflow_client *client, const char *experiment_id,
+                                        const struct mlflow_create_run_opts *opts,
+                                        struct mlflow_run **out);
+/* Free *out with mlflow_run_free(). */
+MLFLOW_API int mlflow_client_get_run(struct mlflow_client *client, const char *run_id,
+                                     struct mlflow_run **out);
+
+struct mlflow_update_run_opts {
+    int status;           /* 0: unchanged */
+    int64_t end_time;     /* 0: unchanged */
+    const char *run_name; /* NULL: unchanged; also sets tag mlflow.runName */
+};
+
+/* Free *out (may be NULL if not wanted) with mlflow_run_free(). */
+MLFLOW_API int mlflow_client_update_run(struct mlflow_client *client, const char *run_id,
+                                        const struct mlflow_update_run_opts *opts,
+                                        struct mlflow_run **out);
+/* Sets status (0 = FINISHED) and end_time (0 = now). */
+MLFLOW_API int mlflow_client_set_terminated(struct mlflow_client *client, const char *run_id,
+                                            int status, int64_t end_time);
+MLFLOW_API int mlflow_client_delete_run(struct mlflow_client *client, const char *run_id);
+MLFLOW_API int mlflow_client_restore_run(struct mlflow_client *client, const char *run_id);
+
+/* timestamp 0 = now. */
+MLFLOW_API int mlflow_client_log_metric(struct mlflow_client *client, const char *run_id,
+                                        const char *key, double value, int64_t timestamp,
+                                        int64_t step);
+MLFLOW_API int mlflow_client_log_param(struct mlflow_client *client, const char *run_id,
+                                       const char *key, const char *value);
+MLFLOW_API int mlflow_client_set_tag(struct mlflow_client *client, const char *run_id,
+                                     const char *key, const char *value);
+MLFLOW_API int mlflow_client_delete_tag(struct mlflow_client *client, const char *run_id,
+                                        const char *key);
+/* One batch, MLflow's limits: at most 1000 metrics, 100 params, 100 tags and
+ * 1000 entries in all. Params are written first, then metrics, then tags. */
+MLFLOW_API int mlflow_client_log_batch(struct mlflow_client *client, const char *run_id,
+                                       const struct mlflow_metric *metrics, size_t n_metrics,
+                                       const struct mlflow_kv *params, size_t n_params,
+                                       const struct mlflow_kv *tags, size_t n_tags);
+/* Every logged point of one metric, in logging order. Free with
+ * mlflow_metric_list_free(). */
+MLFLOW_API int mlflow_client_get_metric_history(struct mlflow_client *client,
+                                                const char *run_id, const char *key,
+                                                struct mlflow_metric_list **out);
+
+struct mlflow_search_runs_opts {
+    const char *const *experiment_ids;
+    size_t n_experiment_ids;
+    const char *filter; /* MLflow search syntax; NULL or "" = all */
+    int view_type;      /* 0 = MLFLOW_VIEW_ACTIVE_ONLY */
+    int64_t max_results; /* 0 = 1000; at most 50000 */
+    const char *const *order_by;
+    size_t n_order_by;
+    const char *page_token;
+};
+
+/* Free *out with mlflow_run_list_free(). */
+MLFLOW_API int mlflow_client_search_runs(struct mlflow_client *client,
+                                         const struct mlflow_search_runs_opts *opts,
+                                         struct mlflow_run_list **out);
+
+/* -- artifacts -- */
+
+/* Copies a file, or a directory recursively, under the run's artifact root,
+ * inside artifact_path (NULL = the root). */
+MLFLOW_API int mlflow_client_log_artifact(struct mlflow_client *client, const char *run_id,
+                                          const char *local_path, const char *artifact_path);
+/* Copies the contents of local_dir (not the directory itself). */
+MLFLOW_API int mlflow_client_log_artifacts(struct mlflow_client *client, const char *run_id,
+                                           const char *local_dir, const char *artifact_path);
+/* Writes text (UTF-8) as the artifact file artifact_file ("dir/name.txt"). */
+MLFLOW_API int mlflow_client_log_text(struct mlflow_client *client, const char *run_id,
+                                      const char *text, const char *artifact_file);
+/* Lists one directory level (path NULL = root). Free with mlflow_file_list_free(). */
+MLFLOW_API int mlflow_client_list_artifacts(struct mlflow_client *client, const char *run_id,
+                                            const char *path, struct mlflow_file_list **out);
+/* Copies artifact `path` (file or directory; NULL = everything) into dst_dir
+ * (created if missing). *out_local_path, if out_local_path is not NULL, gets the
+ * local path of the copy; free it with mlflow_free(). */
+MLFLOW_API int mlflow_client_download_artifacts(struct mlflow_client *client, const char *run_id,
+                                                const char *path, const char *dst_dir,
+                                                char **out_local_path);
+
+/* ------------------------------------------------------------------------ */
+/* Fluent API                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* Sets the process-wide tracking URI (NULL resets to the default). */
+MLFLOW_API int mlflow_set_tracking_uri(const char *uri);
+/* The explicit URI, else $MLFLOW_TRACKING_URI, else file://<cwd>/mlruns (or
+ * $MLFLOW_TRACKING_DIR). Free with mlflow_free(). */
+MLFLOW_API char *mlflow_get_tracking_uri(void);
+
+/* Creates an experiment; *out_id (may be NULL) gets its id, free with mlflow_free(). */
+MLFLOW_API int mlflow_create_experiment(const char *name, const struct mlflow_experiment_opts *opts,
+                                        char **out_id);
+/* Makes an experiment the active one for new runs, creating it when missing.
+ * Exactly one of name and experiment_id must be non-NULL. A deleted experiment
+ * is an error (INVALID_PARAMETER_VALUE). *out_id (may be NULL) gets its id. */
+MLFLOW_API int mlflow_set_experiment(const char *name, const char *experiment_id,
+                                     char **out_id);
+/* Tag on the current experiment (the one new runs would go to). */
+MLFLOW_API int mlflow_set_experiment_tag(const char *key, const char *value);
+
+struct mlflow_run_opts {
+    int struct_size_;          /* set by MLFLOW_RUN_OPTS(); leave alone */
+    const char *run_id;        /* resume this run (else $MLFLOW_RUN_ID, consumed) */
+    const char *experiment_id; /* else set_experiment, $MLFLOW_EXPERIMENT_NAME/_ID, "0" */
+    const char *run_name;
+    bool nested;               /* required when a run is already active */
+    const struct mlflow_kv *tags;
+    size_t n_tags;
+    const char *description;   /* stored as tag mlflow.note.content */
+};
+
+/* Builds a pointer to options with designated initialisers:
+ *     mlflow_start_run(MLFLOW_RUN_OPTS(.run_name = "baseline", .nested = true)); */
+#define MLFLOW_RUN_OPTS(...) \
+    (&(const struct mlflow_run_opts){.struct_size_ = (int)sizeof(struct mlflow_run_opts), __VA_ARGS__})
+
+/* Starts (or resumes) a run and pushes it on the active-run stack. opts may be
+ * NULL. With a run already active and opts->nested false it fails with
+ * INVALID_PARAMETER_VALUE. */
+MLFLOW_API int mlflow_start_run(const struct mlflow_run_opts *opts);
+/* Ends the innermost active run with `status` (0 = FINISHED). No-op when no
+ * run is active. */
+MLFLOW_API int mlflow_end_run(int status);
+/* Copies the innermost active run's id into buf (33 bytes suffice). Returns
+ * RESOURCE_DOES_NOT_EXIST when no run is active. */
+MLFLOW_API int mlflow_active_run_id(char *buf, size_t size);
+/* The active run as the store sees it now; *out = NULL (and 0 returned) when no
+ * run is active. Free with mlflow_run_free(). */
+MLFLOW_API int mlflow_active_run(struct mlflow_run **out);
+/* The active run, else the run ended last in this process, else *out = NULL. */
+MLFLOW_API int mlflow_last_active_run(struct mlflow_run **out);
+
+/*
+ * Scope for a run, C's `with mlflow.start_run():`. The block runs whatever
+ * happens to tracking (a tracking failure never stops training; see
+ * mlflow_last_error()). When control leaves the block, by falling off its end,
+ * `break`, `return` or `goto`, the run it started is ended FINISHED, together
+ * with any nested run still open inside it. To end it FAILED instead, call
+ * mlflow_end_run(MLFLOW_RUN_STATUS_FAILED) inside the block; the scope then has
+ * nothing left to end.
+ *
+ *     MLFLOW_RUN(.run_name = "baseline") {
+ *         mlflow_log_metric("loss", loss, step);
+ *         if (diverged) { mlflow_end_run(MLFLOW_RUN_STATUS_FAILED); break; }
+ *     }
+ *
+ * Needs GCC or Clang (it uses the cleanup attribute).
+ */
+#define MLFLOW_RUN(...)                                                                      \
+    for (struct mlflow_run_scope_ mlflow_scope_                                               \
+             __attribute__((cleanup(mlflow_run_scope_leave_))) =                              \
+             mlflow_run_scope_enter_(MLFLOW_RUN_OPTS(__VA_ARGS__));                           \
+         mlflow_scope_.pending_; mlflow_scope_.pending_ = 0)
+
+struct mlflow_run_scope_ {
+    int pending_;
+    int depth_; /* stack depth after the start; 0 if the start failed */
+    char run_id_[40];
+};
+MLFLOW_API struct mlflow_run_scope_ mlflow_run_scope_enter_(const struct mlflow_run_opts *opts);
+MLFLOW_API void mlflow_run_scope_leave_(struct mlflow_run_scope_ *scope);
+
+/* Logging into the active run; each starts a run when none is active. */
+MLFLOW_API int mlflow_log_param(const char *key, const char *value);
+MLFLOW_API int mlflow_log_paramf(const char *key, const char *fmt, ...) MLFLOW_PRINTF(2, 3);
+/* One log_batch. */
+MLFLOW_API int mlflow_log_params(const struct mlflow_kv *params, size_t n);
+/* Timestamp is now. */
+MLFLOW_API int mlflow_log_metric(const char *key, double value, int64_t step);
+/* Explicit timestamp (ms since epoch; 0 = now). */
+MLFLOW_API int mlflow_log_metric_ts(const char *key, double value, int64_t step,
+                                    int64_t timestamp);
+/* One log_batch; every point gets this step and one shared timestamp
+ * (the `key`s come from metrics[i].key and values from metrics[i].value;
+ * the timestamp/step fields of the array are ignored). */
+MLFLOW_API int mlflow_log_metrics(const struct mlflow_metric *metrics, size_t n, int64_t step);
+MLFLOW_API int mlflow_set_tag(const char *key, const char *value);
+MLFLOW_API int mlflow_set_tags(const struct mlflow_kv *tags, size_t n);
+MLFLOW_API int mlflow_delete_tag(const char *key);
+MLFLOW_API int mlflow_log_artifact(const char *local_path, const char *artifact_path);
+MLFLOW_API int mlflow_log_artifacts(const char *local_dir, const char *artifact_path);
+MLFLOW_API int mlflow_log_text(const char *text, const char *artifact_file);
+/* The active run's artifact URI, joined with "/path" when path is not NULL.
+ * Free *out with mlflow_free(). */
+MLFLOW_API int mlflow_get_artifact_uri(const char *path, char **out);
+
+/* Ends every open run FINISHED and releases the fluent state. Called at
+ * normal exit automatically; calling it earlier is allowed. */
+MLFLOW_API void mlflow_shutdown(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MLFLOW_H */

@@ -1,0 +1,141 @@
+/*
+ * store.h - the one interface every tracking backend implements.
+ *
+ * A store is a table of function pointers (SQLite's sqlite3_vfs, git's ref
+ * backends). Backends embed `struct mlflow__store` as their first member and
+ * fill a `struct mlflow__store_ops`. Only store.c and client.c call through
+ * ops; everything else uses the client. The conformance suite
+ * (tests/conformance) drives this interface directly and runs unchanged
+ * against every backend.
+ *
+ * Contract for every op:
+ *   - Inputs have passed the client's validation (validate.c): ids, keys,
+ *     lengths and batch sizes are well formed; values are already truncated.
+ *     Stores check what only they can: existence, lifecycle, immutability.
+ *   - Errors: return an MLflow code and fill *err (mlflow__seterr) with a
+ *     message naming the entity. Never print.
+ *   - Results: allocate with mlflow__obj_new() and its arena; the caller owns
+ *     them and frees with the matching mlflow_*_free().
+ *   - Threads: every op may be called concurrently on one store; the store
+ *     does its own locking. Several processes may use one store location at
+ *     once.
+ *   - Durability: once a write op returns 0, the data survives the process
+ *     being killed.
+ */
+#ifndef MLFLOW_STORE_H
+#define MLFLOW_STORE_H
+
+#include "../internal.h"
+#include "../search.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mlflow__store;
+
+/* Search requests as the store sees them: the client has parsed filter and
+ * order_by (search.h), resolved view_type (never 0) and max_results
+ * (1..50000), and decoded the page token into an offset. */
+struct mlflow__search_runs {
+    const char *const *experiment_ids;
+    size_t n_experiment_ids;
+    const struct mlflow__filter *filter; /* never NULL; may be empty */
+    const struct mlflow__orders *order;  /* never NULL; may be empty */
+    int view_type;
+    int64_t max_results;
+    int64_t offset;
+};
+
+struct mlflow__search_experiments {
+    const struct mlflow__filter *filter;
+    const struct mlflow__orders *order;
+    int view_type;
+    int64_t max_results;
+    int64_t offset;
+};
+
+struct mlflow__store_ops {
+    const char *name; /* "file", "sqlite", ... for messages and test names */
+
+    void (*close)(struct mlflow__store *s);
+
+    /* -- experiments -- */
+    /* artifact_location NULL: the store's default root + "/<id>". *out_id is
+     * mlflow__malloc'ed. */
+    int (*create_experiment)(struct mlflow__store *s, const char *name,
+                             const char *artifact_location, const struct mlflow_kv *tags,
+                             size_t n_tags, char **out_id, struct mlflow_error *err);
+    int (*get_experiment)(struct mlflow__store *s, const char *id,
+                          struct mlflow_experiment **out, struct mlflow_error *err);
+    /* RESOURCE_DOES_NOT_EXIST when no experiment (active or deleted) has it. */
+    int (*get_experiment_by_name)(struct mlflow__store *s, const char *name,
+                                  struct mlflow_experiment **out, struct mlflow_error *err);
+    int (*search_experiments)(struct mlflow__store *s, const struct mlflow__search_experiments *q,
+                              struct mlflow_experiment_list **out, struct mlflow_error *err);
+    int (*delete_experiment)(struct mlflow__store *s, const char *id, struct mlflow_error *err);
+    int (*restore_experiment)(struct mlflow__store *s, const char *id, struct mlflow_error *err);
+    int (*rename_experiment)(struct mlflow__store *s, const char *id, const char *new_name,
+                             struct mlflow_error *err);
+    int (*set_experiment_tag)(struct mlflow__store *s, const char *id, const char *key,
+                              const char *value, struct mlflow_error *err);
+
+    /* -- runs -- */
+    /* run_name is final (the client resolved it and put it in tags as
+     * mlflow.runName too); user_id is final. */
+    int (*create_run)(struct mlflow__store *s, const char *experiment_id, const char *user_id,
+                      int64_t start_time, const char *run_name, const struct mlflow_kv *tags,
+                      size_t n_tags, struct mlflow_run **out, struct mlflow_error *err);
+    int (*get_run)(struct mlflow__store *s, const char *run_id, struct mlflow_run **out,
+                   struct mlflow_error *err);
+    /* status 0 / end_time MLFLOW_TIME_UNSET / run_name NULL: unchanged.
+     * *out (may be NULL) gets the updated run. */
+    int (*update_run)(struct mlflow__store *s, const char *run_id, int status, int64_t end_time,
+                      const char *run_name, struct mlflow_run **out, struct mlflow_error *err);
+    int (*delete_run)(struct mlflow__store *s, const char *run_id, struct mlflow_error *err);
+    int (*restore_run)(struct mlflow__store *s, const char *run_id, struct mlflow_error *err);
+    /* The hot path. Params first, then metrics, then tags. A deleted run is
+     * INVALID_PARAMETER_VALUE; a param re-logged with another value is
+     * INVALID_PARAMETER_VALUE. Setting tag mlflow.runName renames the run. */
+    int (*log_batch)(struct mlflow__store *s, const char *run_id,
+                     const struct mlflow_metric *metrics, size_t n_metrics,
+                     const struct mlflow_kv *params, size_t n_params,
+                     const struct mlflow_kv *tags, size_t n_tags, struct mlflow_error *err);
+    /* RESOURCE_DOES_NOT_EXIST when the tag is absent. */
+    int (*delete_tag)(struct mlflow__store *s, const char *run_id, const char *key,
+                      struct mlflow_error *err);
+    int (*get_metric_history)(struct mlflow__store *s, const char *run_id, const char *key,
+                              struct mlflow_metric_list **out, struct mlflow_error *err);
+    int (*search_runs)(struct mlflow__store *s, const struct mlflow__search_runs *q,
+                       struct mlflow_run_list **out, struct mlflow_error *err);
+
+    /* The store's default artifact root for new experiments (e.g.
+     * "file:///abs/mlruns"); owned by the store. */
+    const char *(*default_artifact_root)(struct mlflow__store *s);
+};
+
+struct mlflow__store {
+    const struct mlflow__store_ops *ops;
+    char *uri; /* the URI it was opened with, normalised; owned */
+};
+
+/* Opens the store for a tracking URI through the scheme table. Unknown or
+ * not-yet-built schemes fail with a message naming the scheme. */
+MLFLOW_INTERNAL int mlflow__store_open(const char *uri, struct mlflow__store **out,
+                                       struct mlflow_error *err);
+MLFLOW_INTERNAL void mlflow__store_close(struct mlflow__store *s);
+
+/* Backend constructors (one per file in src/store/). */
+MLFLOW_INTERNAL int mlflow__file_store_open(const char *root_path, struct mlflow__store **out,
+                                            struct mlflow_error *err);
+
+/* Page tokens: base64 of {"offset": N}, as MLflow writes them. */
+MLFLOW_INTERNAL char *mlflow__page_token_encode(int64_t offset);
+MLFLOW_INTERNAL int mlflow__page_token_decode(const char *token, int64_t *offset,
+                                              struct mlflow_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MLFLOW_STORE_H */
