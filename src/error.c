@@ -88,6 +88,11 @@ int mlflow__seterr_sys(struct mlflow_error *err, int errno_value, const char *fm
     return MLFLOW_INTERNAL_ERROR;
 }
 
+int mlflow__oom(struct mlflow_error *err)
+{
+    return mlflow__seterr(err, MLFLOW_RESOURCE_EXHAUSTED, "out of memory");
+}
+
 /* Per-thread last error. A plain buffer, not an allocation, so reporting an
  * out-of-memory condition can never itself fail. */
 static _Thread_local struct mlflow_error last_error;

@@ -35,6 +35,8 @@ MLFLOW_INTERNAL int mlflow__seterr(struct mlflow_error *err, int code, const cha
 /* Same, for a failed system call: appends ": strerror(errno_value)". */
 MLFLOW_INTERNAL int mlflow__seterr_sys(struct mlflow_error *err, int errno_value,
                                        const char *fmt, ...) MLFLOW_PRINTF(3, 4);
+/* Out of memory: RESOURCE_EXHAUSTED with a fixed message. */
+MLFLOW_INTERNAL int mlflow__oom(struct mlflow_error *err);
 /* Records err as this thread's last error and returns err->code. */
 MLFLOW_INTERNAL int mlflow__publish(const struct mlflow_error *err);
 /* Prints the data-loss warning line (once per distinct call site is the

@@ -1,0 +1,124 @@
+/*
+ * artifacts.c - the scheme -> artifact repository table, and directory
+ * uploads expressed through a repository's single-file operation so every
+ * repository gets them for free.
+ */
+#include "artifacts.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const struct {
+    const char *scheme;
+    const struct mlflow__artifact_repo_ops *ops;
+} repos[] = {
+    {"", &mlflow__local_artifact_repo},
+    {"file", &mlflow__local_artifact_repo},
+};
+
+int mlflow__artifact_repo(const char *root_uri, const struct mlflow__artifact_repo_ops **out,
+                          struct mlflow_error *err)
+{
+    char scheme[64];
+    mlflow__uri_scheme(root_uri, scheme, sizeof scheme);
+    for (size_t i = 0; i < MLFLOW_ARRAY_LEN(repos); i++)
+        if (strcmp(repos[i].scheme, scheme) == 0) {
+            *out = repos[i].ops;
+            return MLFLOW_OK;
+        }
+    return mlflow__seterr(err, MLFLOW_NOT_IMPLEMENTED,
+                          "Artifact URI scheme '%s' (in '%s') is not supported by this build of "
+                          "mlflow-c yet",
+                          scheme, root_uri);
+}
+
+static const char *base_name(const char *p)
+{
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        n--;
+    const char *s = p + n;
+    while (s > p && s[-1] != '/')
+        s--;
+    return s;
+}
+
+/* Uploads the tree under `dir` into `artifact_path`, file by file, in name
+ * order (readdir order would make uploads nondeterministic). */
+static int log_tree(const struct mlflow__artifact_repo_ops *repo, const char *root_uri,
+                    const char *dir, const char *artifact_path, int depth,
+                    struct mlflow_error *err)
+{
+    if (depth > 64)
+        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                              "Directory '%s' is nested too deeply to upload", dir);
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0)
+        return mlflow__seterr_sys(err, errno, "Cannot read directory '%s'", dir);
+    int rc = MLFLOW_OK;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        if (rc || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+            continue;
+        char *child = mlflow__path_join(dir, name);
+        char *child_art = artifact_path && *artifact_path ? mlflow__path_join(artifact_path, name)
+                                                          : mlflow__strdup(name);
+        struct stat st;
+        if (!child || !child_art)
+            rc = mlflow__oom(err);
+        else if (stat(child, &st) != 0)
+            rc = mlflow__seterr_sys(err, errno, "Cannot stat '%s'", child);
+        else if (S_ISDIR(st.st_mode))
+            rc = log_tree(repo, root_uri, child, child_art, depth + 1, err);
+        else if (S_ISREG(st.st_mode))
+            rc = repo->log_file(root_uri, child, artifact_path, err);
+        /* Sockets, fifos and devices are skipped, as shutil.copytree would fail on them. */
+        mlflow__free(child);
+        mlflow__free(child_art);
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return rc;
+}
+
+int mlflow__artifacts_log_path(const char *root_uri, const char *local_path,
+                               const char *artifact_path, bool contents_only,
+                               struct mlflow_error *err)
+{
+    const struct mlflow__artifact_repo_ops *repo;
+    int rc = mlflow__artifact_repo(root_uri, &repo, err);
+    if (rc)
+        return rc;
+    struct stat st;
+    if (stat(local_path, &st) != 0) {
+        if (errno == ENOENT)
+            return mlflow__seterr(err, MLFLOW_RESOURCE_DOES_NOT_EXIST,
+                                  "Cannot log artifact: local path '%s' does not exist",
+                                  local_path);
+        return mlflow__seterr_sys(err, errno, "Cannot log artifact '%s'", local_path);
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (contents_only)
+            return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                  "log_artifacts needs a directory, but '%s' is not one",
+                                  local_path);
+        return repo->log_file(root_uri, local_path, artifact_path, err);
+    }
+    if (contents_only)
+        return log_tree(repo, root_uri, local_path, artifact_path, 0, err);
+    /* A directory given to log_artifact lands under its own name, as
+     * MlflowClient.log_artifact does. */
+    const char *name = base_name(local_path);
+    char *sub = artifact_path && *artifact_path ? mlflow__path_join(artifact_path, name)
+                                                : mlflow__strdup(name);
+    if (!sub)
+        return mlflow__oom(err);
+    rc = log_tree(repo, root_uri, local_path, sub, 0, err);
+    mlflow__free(sub);
+    return rc;
+}

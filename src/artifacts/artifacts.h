@@ -1,0 +1,52 @@
+/*
+ * artifacts.h - artifact repositories: where a run's files go, chosen by
+ * the scheme of its artifact URI (file: and plain paths today; the
+ * mlflow-artifacts proxy, http(s) and s3 are rows to add to the table in
+ * artifacts.c).
+ *
+ * Every `artifact_path` argument has passed mlflow__validate_artifact_path;
+ * repositories check containment again where they touch the filesystem.
+ */
+#ifndef MLFLOW_ARTIFACTS_H
+#define MLFLOW_ARTIFACTS_H
+
+#include "../internal.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct mlflow__artifact_repo_ops {
+    const char *scheme;
+    /* Copies a file into <root>/<artifact_path>/<basename>. */
+    int (*log_file)(const char *root_uri, const char *local_file, const char *artifact_path,
+                    struct mlflow_error *err);
+    /* Writes bytes as <root>/<artifact_file>. */
+    int (*log_bytes)(const char *root_uri, const char *artifact_file, const void *data, size_t n,
+                     struct mlflow_error *err);
+    /* One directory level, paths relative to root, sorted. */
+    int (*list)(const char *root_uri, const char *path, struct mlflow_file_list **out,
+                struct mlflow_error *err);
+    /* Copies <root>/<path> (file or tree) into dst_dir; *out_local = local copy. */
+    int (*download)(const char *root_uri, const char *path, const char *dst_dir,
+                    char **out_local, struct mlflow_error *err);
+};
+
+/* The repository for an artifact root URI; NOT_IMPLEMENTED naming the scheme
+ * when there is none yet. */
+MLFLOW_INTERNAL int mlflow__artifact_repo(const char *root_uri,
+                                          const struct mlflow__artifact_repo_ops **out,
+                                          struct mlflow_error *err);
+
+/* Generic operations built on a repository's log_file. */
+MLFLOW_INTERNAL int mlflow__artifacts_log_path(const char *root_uri, const char *local_path,
+                                               const char *artifact_path, bool contents_only,
+                                               struct mlflow_error *err);
+
+MLFLOW_INTERNAL extern const struct mlflow__artifact_repo_ops mlflow__local_artifact_repo;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MLFLOW_ARTIFACTS_H */
