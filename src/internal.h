@@ -96,7 +96,8 @@ MLFLOW_INTERNAL void mlflow__sb_adds(struct mlflow__sb *sb, const char *s);
 MLFLOW_INTERNAL void mlflow__sb_addc(struct mlflow__sb *sb, char c);
 MLFLOW_INTERNAL void mlflow__sb_addf(struct mlflow__sb *sb, const char *fmt, ...)
     MLFLOW_PRINTF(2, 3);
-MLFLOW_INTERNAL void mlflow__sb_vaddf(struct mlflow__sb *sb, const char *fmt, va_list ap);
+MLFLOW_INTERNAL void mlflow__sb_vaddf(struct mlflow__sb *sb, const char *fmt, va_list ap)
+    MLFLOW_PRINTF(2, 0);
 MLFLOW_INTERNAL void mlflow__sb_reset(struct mlflow__sb *sb);
 /* Hands the buffer over (caller frees with mlflow__free); NULL after OOM. */
 MLFLOW_INTERNAL char *mlflow__sb_detach(struct mlflow__sb *sb);
