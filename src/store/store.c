@@ -14,10 +14,16 @@ typedef int (*store_open_fn)(const char *uri, struct mlflow__store **out,
 
 static int open_file(const char *uri, struct mlflow__store **out, struct mlflow_error *err)
 {
-    char *path = mlflow__local_path_from_uri(uri);
-    if (!path)
+    char scheme[16];
+    mlflow__uri_scheme(uri, scheme, sizeof scheme);
+    /* file://host/path names another machine's disk. */
+    if (scheme[0] && strncmp(uri + 5, "//", 2) == 0 && uri[7] != '/' &&
+        strncmp(uri + 7, "localhost/", 10) != 0)
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
                               "Invalid file store URI '%s': only local paths are supported", uri);
+    char *path = mlflow__local_path_from_uri(uri);
+    if (!path)
+        return mlflow__oom(err);
     int rc = mlflow__file_store_open(path, out, err);
     mlflow__free(path);
     return rc;
