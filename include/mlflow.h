@@ -482,11 +482,14 @@ MLFLOW_API int mlflow_last_active_run(struct mlflow_run **out);
  *
  * Needs GCC or Clang (it uses the cleanup attribute).
  */
-#define MLFLOW_RUN(...)                                                                      \
-    for (struct mlflow_run_scope_ mlflow_scope_                                               \
-             __attribute__((cleanup(mlflow_run_scope_leave_))) =                              \
+#define MLFLOW_RUN(...) MLFLOW_RUN_SCOPE_(MLFLOW_CAT_(mlflow_scope_, __COUNTER__), __VA_ARGS__)
+/* Each scope gets its own variable, so scopes nest without shadowing. */
+#define MLFLOW_RUN_SCOPE_(var, ...)                                                           \
+    for (struct mlflow_run_scope_ var __attribute__((cleanup(mlflow_run_scope_leave_))) =     \
              mlflow_run_scope_enter_(MLFLOW_RUN_OPTS(__VA_ARGS__));                           \
-         mlflow_scope_.pending_; mlflow_scope_.pending_ = 0)
+         var.pending_; var.pending_ = 0)
+#define MLFLOW_CAT_(a, b) MLFLOW_CAT2_(a, b)
+#define MLFLOW_CAT2_(a, b) a##b
 
 struct mlflow_run_scope_ {
     int pending_;

@@ -108,21 +108,28 @@ int mlflow__validate_key(const char *kind, const char *key, struct mlflow_error 
     return MLFLOW_OK;
 }
 
+/* ^[a-zA-Z0-9][\w\-]{0,max_tail}$ over ASCII. A table keeps this cheap: it
+ * runs on every logging call. 1 = alnum, 2 = '_' or '-'. */
+static const unsigned char id_class[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
+    ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['_'] = 2, ['-'] = 2,
+};
+
 static bool id_ok(const char *id, size_t max_tail)
 {
-    size_t n = strlen(id);
-    if (n == 0 || n > max_tail + 1)
+    const unsigned char *s = (const unsigned char *)id;
+    if (id_class[s[0]] != 1)
         return false;
-    char c = id[0];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')))
-        return false;
-    for (size_t i = 1; i < n; i++) {
-        c = id[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
+    size_t i = 1;
+    while (id_class[s[i]])
+        i++;
+    return s[i] == '\0' && i <= max_tail + 1;
 }
 
 int mlflow__validate_run_id(const char *run_id, struct mlflow_error *err)
