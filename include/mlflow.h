@@ -523,6 +523,24 @@ MLFLOW_API int mlflow_log_text(const char *text, const char *artifact_file);
  * Free *out with mlflow_free(). */
 MLFLOW_API int mlflow_get_artifact_uri(const char *path, char **out);
 
+/* Queries through the fluent layer's tracking URI, for programs that do not
+ * hold a client. Each behaves as the mlflow_client_* function of the same
+ * name; results are freed the same way. */
+MLFLOW_API int mlflow_get_run(const char *run_id, struct mlflow_run **out);
+MLFLOW_API int mlflow_delete_run(const char *run_id);
+MLFLOW_API int mlflow_get_experiment(const char *experiment_id, struct mlflow_experiment **out);
+/* As Python's mlflow.get_experiment_by_name: 0 and *out = NULL when absent. */
+MLFLOW_API int mlflow_get_experiment_by_name(const char *name, struct mlflow_experiment **out);
+MLFLOW_API int mlflow_delete_experiment(const char *experiment_id);
+MLFLOW_API int mlflow_search_experiments(const struct mlflow_search_experiments_opts *opts,
+                                         struct mlflow_experiment_list **out);
+/* With no experiment ids in opts (or opts NULL), searches the current
+ * experiment: the one new runs would go to. */
+MLFLOW_API int mlflow_search_runs(const struct mlflow_search_runs_opts *opts,
+                                  struct mlflow_run_list **out);
+/* Tags on the current experiment, one call per tag. */
+MLFLOW_API int mlflow_set_experiment_tags(const struct mlflow_kv *tags, size_t n);
+
 /* Ends every open run FINISHED and releases the fluent state. Called at
  * normal exit automatically; calling it earlier is allowed. */
 MLFLOW_API void mlflow_shutdown(void);

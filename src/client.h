@@ -66,6 +66,11 @@ MLFLOW_INTERNAL int mlflow__client_log_text_at(struct mlflow_client *c, const ch
                                                const char *text, const char *artifact_file,
                                                struct mlflow_error *err);
 
+/* The fluent layer's client (opened on first use) and, when experiment_id
+ * is not NULL, the experiment new runs would go to (malloc'ed). */
+MLFLOW_INTERNAL int mlflow__fluent_client(struct mlflow_client **c, char **experiment_id,
+                                          struct mlflow_error *err);
+
 #ifdef __cplusplus
 }
 #endif

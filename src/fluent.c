@@ -243,20 +243,15 @@ static int resolve_experiment_locked(struct mlflow_client *c, char **out,
     return (*out = mlflow__strdup("0")) ? MLFLOW_OK : mlflow__oom(err);
 }
 
-int mlflow_set_experiment_tag(const char *key, const char *value)
+int mlflow__fluent_client(struct mlflow_client **c, char **experiment_id,
+                          struct mlflow_error *err)
 {
-    struct mlflow_error err = {0};
-    struct mlflow_client *c;
-    char *id = NULL;
     pthread_mutex_lock(&mu);
-    int rc = client_locked(&c, &err);
-    if (!rc)
-        rc = resolve_experiment_locked(c, &id, &err);
+    int rc = client_locked(c, err);
+    if (!rc && experiment_id)
+        rc = resolve_experiment_locked(*c, experiment_id, err);
     pthread_mutex_unlock(&mu);
-    if (!rc)
-        rc = mlflow__client_set_experiment_tag(c, id, key, value, &err);
-    mlflow__free(id);
-    return rc ? mlflow__publish(&err) : MLFLOW_OK;
+    return rc;
 }
 
 /* ---- system tags (spec section 5) ---- */
