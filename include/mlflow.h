@@ -27,6 +27,10 @@
  *   - Threads. Every function may be called from any thread at any time. The
  *     fluent API's active-run stack is shared by the whole process (not per
  *     thread), so worker threads log into the run the main thread started.
+ *     mlflow_shutdown() waits for calls in flight on other threads.
+ *   - fork(). A child process may use the library. Runs it inherited from
+ *     its parent stay the parent's: the child never ends them, at exit or
+ *     on a signal.
  *   - Output. The library prints nothing, except one line on stderr when a
  *     logged value could not be stored (data loss); mlflow_set_warnings(false)
  *     silences that too.
@@ -363,8 +367,9 @@ MLFLOW_API int mlflow_client_set_tag(struct mlflow_client *client, const char *r
                                      const char *key, const char *value);
 MLFLOW_API int mlflow_client_delete_tag(struct mlflow_client *client, const char *run_id,
                                         const char *key);
-/* One batch, MLflow's limits: at most 1000 metrics, 100 params, 100 tags and
- * 1000 entries in all. Params are written first, then metrics, then tags. */
+/* Any number of entries, sent as MLflow's client sends them: in batches of
+ * at most 100 params, 1000 metrics or 100 tags, params first, then metrics,
+ * then tags. Duplicate param keys are refused before anything is written. */
 MLFLOW_API int mlflow_client_log_batch(struct mlflow_client *client, const char *run_id,
                                        const struct mlflow_metric *metrics, size_t n_metrics,
                                        const struct mlflow_kv *params, size_t n_params,
@@ -435,7 +440,7 @@ MLFLOW_API int mlflow_set_experiment(const char *name, const char *experiment_id
 MLFLOW_API int mlflow_set_experiment_tag(const char *key, const char *value);
 
 struct mlflow_run_opts {
-    int struct_size_;          /* set by MLFLOW_RUN_OPTS(); leave alone */
+    int struct_size_;          /* set by MLFLOW_RUN_OPTS(); 0 = this header's size */
     const char *run_id;        /* resume this run (else $MLFLOW_RUN_ID, consumed) */
     const char *experiment_id; /* else set_experiment, $MLFLOW_EXPERIMENT_NAME/_ID, "0" */
     const char *run_name;
@@ -446,9 +451,21 @@ struct mlflow_run_opts {
 };
 
 /* Builds a pointer to options with designated initialisers:
- *     mlflow_start_run(MLFLOW_RUN_OPTS(.run_name = "baseline", .nested = true)); */
+ *     mlflow_start_run(MLFLOW_RUN_OPTS(.run_name = "baseline", .nested = true));
+ * In C++ this needs C++20 designated initialisers, written in the order the
+ * fields are declared. The options live until the end of the statement. */
+#ifdef __cplusplus
+}
+inline const mlflow_run_opts *mlflow_run_opts_ptr_(const mlflow_run_opts &o) { return &o; }
+extern "C" {
+/* Fields left out are zero, as in C. (g++ -Wextra warns about each one
+ * left out, -Wmissing-field-initializers; clang++ does not.) */
+#define MLFLOW_RUN_OPTS(...) \
+    mlflow_run_opts_ptr_(mlflow_run_opts{.struct_size_ = (int)sizeof(mlflow_run_opts), __VA_ARGS__})
+#else
 #define MLFLOW_RUN_OPTS(...) \
     (&(const struct mlflow_run_opts){.struct_size_ = (int)sizeof(struct mlflow_run_opts), __VA_ARGS__})
+#endif
 
 /* Starts (or resumes) a run and pushes it on the active-run stack. opts may be
  * NULL. With a run already active and opts->nested false it fails with
@@ -457,8 +474,12 @@ MLFLOW_API int mlflow_start_run(const struct mlflow_run_opts *opts);
 /* Ends the innermost active run with `status` (0 = FINISHED). No-op when no
  * run is active. */
 MLFLOW_API int mlflow_end_run(int status);
-/* Copies the innermost active run's id into buf (33 bytes suffice). Returns
- * RESOURCE_DOES_NOT_EXIST when no run is active. */
+/* A buffer of this size holds any run id (MLflow allows 256 characters;
+ * the ids mlflow-c and MLflow generate have 32). */
+#define MLFLOW_RUN_ID_SIZE 257
+
+/* Copies the innermost active run's id into buf (MLFLOW_RUN_ID_SIZE bytes
+ * always suffice). Returns RESOURCE_DOES_NOT_EXIST when no run is active. */
 MLFLOW_API int mlflow_active_run_id(char *buf, size_t size);
 /* The active run as the store sees it now; *out = NULL (and 0 returned) when no
  * run is active. Free with mlflow_run_free(). */
@@ -494,7 +515,7 @@ MLFLOW_API int mlflow_last_active_run(struct mlflow_run **out);
 struct mlflow_run_scope_ {
     int pending_;
     int depth_; /* stack depth after the start; 0 if the start failed */
-    char run_id_[40];
+    char run_id_[MLFLOW_RUN_ID_SIZE];
 };
 MLFLOW_API struct mlflow_run_scope_ mlflow_run_scope_enter_(const struct mlflow_run_opts *opts);
 MLFLOW_API void mlflow_run_scope_leave_(struct mlflow_run_scope_ *scope);
@@ -541,8 +562,11 @@ MLFLOW_API int mlflow_search_runs(const struct mlflow_search_runs_opts *opts,
 /* Tags on the current experiment, one call per tag. */
 MLFLOW_API int mlflow_set_experiment_tags(const struct mlflow_kv *tags, size_t n);
 
-/* Ends every open run FINISHED and releases the fluent state. Called at
- * normal exit automatically; calling it earlier is allowed. */
+/* Ends every open run FINISHED and releases the fluent state (clients,
+ * tracking URI, active experiment); the next fluent call starts afresh. It
+ * waits for fluent calls in progress on other threads. At a normal exit
+ * open runs are ended automatically (without freeing anything, since other
+ * threads may still be running). */
 MLFLOW_API void mlflow_shutdown(void);
 
 #ifdef __cplusplus

@@ -73,7 +73,7 @@ int mlflow__client_open(const char *uri, struct mlflow_client **out, struct mlfl
 int mlflow_client_open(const char *tracking_uri, struct mlflow_client **out)
 {
     if (!out)
-        return MLFLOW_INVALID_PARAMETER_VALUE;
+        PUBLIC_CALL(mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE, "out is NULL"));
     PUBLIC_CALL(mlflow__client_open(tracking_uri, out, err));
 }
 
@@ -571,13 +571,58 @@ int mlflow__client_log_batch(struct mlflow_client *c, const char *run_id,
     return rc;
 }
 
+/* MLflow's client splits big batches before sending them (its
+ * TrackingServiceClient.log_batch): params, then metrics, then tags, each
+ * in requests within the server's limits. */
+int mlflow__client_log_batch_chunked(struct mlflow_client *c, const char *run_id,
+                                     const struct mlflow_metric *metrics, size_t n_metrics,
+                                     const struct mlflow_kv *params, size_t n_params,
+                                     const struct mlflow_kv *tags, size_t n_tags,
+                                     struct mlflow_error *err)
+{
+    if (n_metrics <= MLFLOW_MAX_METRICS_PER_BATCH && n_params <= MLFLOW_MAX_PARAMS_TAGS_PER_BATCH &&
+        n_tags <= MLFLOW_MAX_PARAMS_TAGS_PER_BATCH &&
+        n_metrics + n_params + n_tags <= MLFLOW_MAX_ENTITIES_PER_BATCH)
+        return mlflow__client_log_batch(c, run_id, metrics, n_metrics, params, n_params, tags,
+                                        n_tags, err);
+    if ((n_metrics && !metrics) || (n_params && !params) || (n_tags && !tags))
+        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                              "log_batch: an array is NULL but its count is not zero");
+    /* Duplicates across chunks would slip past the per-request check. */
+    for (size_t i = 0; i < n_params; i++)
+        for (size_t j = 0; j < i; j++)
+            if (params[i].key && params[j].key && strcmp(params[i].key, params[j].key) == 0)
+                return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                      "Duplicate parameter keys have been submitted: ['%s']. "
+                                      "Please ensure the request contains only one param value "
+                                      "per param key.",
+                                      params[i].key);
+    int rc = MLFLOW_OK;
+    for (size_t i = 0; !rc && i < n_params; i += MLFLOW_MAX_PARAMS_TAGS_PER_BATCH) {
+        size_t n = n_params - i < MLFLOW_MAX_PARAMS_TAGS_PER_BATCH
+                       ? n_params - i : MLFLOW_MAX_PARAMS_TAGS_PER_BATCH;
+        rc = mlflow__client_log_batch(c, run_id, NULL, 0, params + i, n, NULL, 0, err);
+    }
+    for (size_t i = 0; !rc && i < n_metrics; i += MLFLOW_MAX_METRICS_PER_BATCH) {
+        size_t n = n_metrics - i < MLFLOW_MAX_METRICS_PER_BATCH ? n_metrics - i
+                                                                : MLFLOW_MAX_METRICS_PER_BATCH;
+        rc = mlflow__client_log_batch(c, run_id, metrics + i, n, NULL, 0, NULL, 0, err);
+    }
+    for (size_t i = 0; !rc && i < n_tags; i += MLFLOW_MAX_PARAMS_TAGS_PER_BATCH) {
+        size_t n = n_tags - i < MLFLOW_MAX_PARAMS_TAGS_PER_BATCH ? n_tags - i
+                                                                 : MLFLOW_MAX_PARAMS_TAGS_PER_BATCH;
+        rc = mlflow__client_log_batch(c, run_id, NULL, 0, NULL, 0, tags + i, n, err);
+    }
+    return rc;
+}
+
 int mlflow_client_log_batch(struct mlflow_client *c, const char *run_id,
                             const struct mlflow_metric *metrics, size_t n_metrics,
                             const struct mlflow_kv *params, size_t n_params,
                             const struct mlflow_kv *tags, size_t n_tags)
 {
-    PUBLIC_CALL(mlflow__client_log_batch(c, run_id, metrics, n_metrics, params, n_params, tags,
-                                         n_tags, err));
+    PUBLIC_CALL(mlflow__client_log_batch_chunked(c, run_id, metrics, n_metrics, params, n_params,
+                                                 tags, n_tags, err));
 }
 
 int mlflow_client_log_param(struct mlflow_client *c, const char *run_id, const char *key,
@@ -679,7 +724,12 @@ static int run_artifact_uri(struct mlflow_client *c, const char *run_id, char **
     int rc = mlflow__client_get_run(c, run_id, &run, err);
     if (rc)
         return rc;
-    *out = mlflow__strdup(run->info.artifact_uri ? run->info.artifact_uri : "");
+    if (!run->info.artifact_uri || !*run->info.artifact_uri) {
+        mlflow_run_free(run);
+        return mlflow__seterr(err, MLFLOW_INVALID_STATE,
+                              "Run '%s' has no artifact URI; its metadata may be damaged", run_id);
+    }
+    *out = mlflow__strdup(run->info.artifact_uri);
     mlflow_run_free(run);
     return *out ? MLFLOW_OK : mlflow__oom(err);
 }

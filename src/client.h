@@ -52,6 +52,15 @@ MLFLOW_INTERNAL int mlflow__client_log_batch(struct mlflow_client *c, const char
                                              const struct mlflow_kv *params, size_t n_params,
                                              const struct mlflow_kv *tags, size_t n_tags,
                                              struct mlflow_error *err);
+/* The same, splitting batches over MLflow's per-request limits into several
+ * requests (what the public mlflow_client_log_batch and the fluent calls
+ * do; a server answering one request must not). */
+MLFLOW_INTERNAL int mlflow__client_log_batch_chunked(struct mlflow_client *c, const char *run_id,
+                                                     const struct mlflow_metric *metrics,
+                                                     size_t n_metrics,
+                                                     const struct mlflow_kv *params,
+                                                     size_t n_params, const struct mlflow_kv *tags,
+                                                     size_t n_tags, struct mlflow_error *err);
 MLFLOW_INTERNAL int mlflow__client_log_metric(struct mlflow_client *c, const char *run_id,
                                               const char *key, double value, int64_t timestamp,
                                               int64_t step, struct mlflow_error *err);
@@ -65,11 +74,6 @@ MLFLOW_INTERNAL int mlflow__client_log_artifact_path(struct mlflow_client *c,
 MLFLOW_INTERNAL int mlflow__client_log_text_at(struct mlflow_client *c, const char *artifact_uri,
                                                const char *text, const char *artifact_file,
                                                struct mlflow_error *err);
-
-/* The fluent layer's client (opened on first use) and, when experiment_id
- * is not NULL, the experiment new runs would go to (malloc'ed). */
-MLFLOW_INTERNAL int mlflow__fluent_client(struct mlflow_client **c, char **experiment_id,
-                                          struct mlflow_error *err);
 
 #ifdef __cplusplus
 }

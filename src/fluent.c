@@ -1,38 +1,43 @@
 /*
  * fluent.c - Python's `mlflow` module in C: the process-wide stack of active
- * runs, experiment resolution, system tags, and ending runs at exit or on a
- * fatal signal.
+ * runs, experiment resolution, and logging into the active run.
  *
- * Locking: `mu` guards every field of `fl` below (tracking URI, client,
- * active experiment, run stack, last run). Logging calls hold it only to
- * read the top run's id and the client pointer, then log without it, so
- * threads logging into the active run do not serialise on each other. A
- * client, once opened, is never freed before exit (set_tracking_uri retires
- * it to a list) because another thread may still be logging through it.
+ * Locks, always taken in this order:
+ *   - `pins` (a rwlock) keeps clients alive. Every call that uses a client
+ *     outside `mu` holds it shared for the duration; mlflow_shutdown() takes
+ *     it exclusive before freeing clients, so it waits for calls in flight.
+ *   - `mu` guards every field of `fl`: tracking URI, clients, the active
+ *     experiment, the run stack, the last run, the data-loss counters.
+ * Logging calls hold `mu` only to copy the top run's id and client, then
+ * log without it, so threads logging into one run do not serialise here.
+ * A client is never freed while the process runs (set_tracking_uri retires
+ * it to a list): a run on the stack keeps logging through the client, and
+ * so the store, that created it.
+ *
+ * Ending runs at exit and on fatal signals lives in fluent_exit.c, system
+ * tags in fluent_context.c.
  */
-#include "client.h"
-
-#include "store/store.h"
+#include "fluent.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <json-c/json.h>
-#include <limits.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_DEPTH 64
+#define ID_SIZE MLFLOW_RUN_ID_SIZE
 
 struct active_run {
-    char run_id[40];
-    pid_t pid;          /* the process that started it; only it ends it */
-    char *artifact_uri; /* cached for log_artifact/get_artifact_uri */
+    char run_id[ID_SIZE];
+    pid_t pid;                    /* the process that started it; only it ends it */
+    struct mlflow_client *client; /* the client (store) it lives in */
+    char *artifact_uri;           /* cached for log_artifact/get_artifact_uri */
 };
 
+static pthread_rwlock_t pins = PTHREAD_RWLOCK_INITIALIZER;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
 static struct {
@@ -43,13 +48,23 @@ static struct {
     char *experiment_id;           /* set_experiment */
     struct active_run stack[MAX_DEPTH];
     int depth;
-    char last_run_id[40];
-    bool hooks_installed;
+    char last_run_id[ID_SIZE];
+    struct mlflow_client *last_client;
     long lost_values;              /* data-loss lines suppressed after the first */
     bool lost_reported;
 } fl;
 
 static int end_run_locked(int status, struct mlflow_error *err);
+
+void mlflow__fluent_lock(void)
+{
+    pthread_mutex_lock(&mu);
+}
+
+void mlflow__fluent_unlock(void)
+{
+    pthread_mutex_unlock(&mu);
+}
 
 /* ---- data loss reporting ---- */
 
@@ -67,7 +82,21 @@ static void report_loss(const char *what, const struct mlflow_error *err)
         mlflow__warn_data_loss(what, err);
 }
 
-/* ---- client ---- */
+static void report_lost_summary(void)
+{
+    pthread_mutex_lock(&mu);
+    long lost = fl.lost_values;
+    fl.lost_values = 0;
+    fl.lost_reported = false;
+    pthread_mutex_unlock(&mu);
+    if (lost > 0) {
+        struct mlflow_error e = {MLFLOW_DATA_LOSS, ""};
+        snprintf(e.message, sizeof e.message, "%ld more logged values were not stored", lost);
+        mlflow__warn_data_loss("tracking data", &e);
+    }
+}
+
+/* ---- clients ---- */
 
 static int client_locked(struct mlflow_client **out, struct mlflow_error *err)
 {
@@ -79,6 +108,9 @@ static int client_locked(struct mlflow_client **out, struct mlflow_error *err)
     *out = fl.client;
     return MLFLOW_OK;
 }
+
+int mlflow__fluent_client(struct mlflow_client **c, char **experiment_id,
+                          struct mlflow_error *err);
 
 int mlflow_set_tracking_uri(const char *uri)
 {
@@ -120,11 +152,11 @@ int mlflow_create_experiment(const char *name, const struct mlflow_experiment_op
 {
     struct mlflow_error err = {0};
     struct mlflow_client *c;
-    pthread_mutex_lock(&mu);
-    int rc = client_locked(&c, &err);
-    pthread_mutex_unlock(&mu);
-    if (!rc)
+    int rc = mlflow__fluent_client(&c, NULL, &err);
+    if (!rc) {
         rc = mlflow__client_create_experiment(c, name, opts, out_id, &err);
+        mlflow__fluent_release();
+    }
     return rc ? mlflow__publish(&err) : MLFLOW_OK;
 }
 
@@ -246,182 +278,23 @@ static int resolve_experiment_locked(struct mlflow_client *c, char **out,
 int mlflow__fluent_client(struct mlflow_client **c, char **experiment_id,
                           struct mlflow_error *err)
 {
+    pthread_rwlock_rdlock(&pins);
     pthread_mutex_lock(&mu);
     int rc = client_locked(c, err);
     if (!rc && experiment_id)
         rc = resolve_experiment_locked(*c, experiment_id, err);
     pthread_mutex_unlock(&mu);
+    if (rc)
+        pthread_rwlock_unlock(&pins);
     return rc;
 }
 
-/* ---- system tags (spec section 5) ---- */
-
-/* argv[0] as the program was invoked, from /proc (a library has no argv). */
-static void program_name(char *out, size_t size)
+void mlflow__fluent_release(void)
 {
-    out[0] = '\0';
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ssize_t n = read(fd, out, size - 1);
-        close(fd);
-        out[n > 0 ? n : 0] = '\0';
-    }
-    if (!out[0])
-        snprintf(out, size, "<console>");
+    pthread_rwlock_unlock(&pins);
 }
 
-static bool read_small(const char *path, char *buf, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, size - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return true;
-}
-
-/* snprintf that reports truncation instead of silently cutting a path. */
-static bool pathf(char *buf, size_t size, const char *fmt, ...) MLFLOW_PRINTF(3, 4);
-static bool pathf(char *buf, size_t size, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, size, fmt, ap);
-    va_end(ap);
-    return n >= 0 && (size_t)n < size;
-}
-
-/* HEAD's commit of the git checkout holding `dir`, read from .git without
- * running git: HEAD, then the loose ref, then packed-refs. */
-static bool git_commit(const char *start, char out[41])
-{
-    char dir[PATH_MAX], gitdir[PATH_MAX], path[PATH_MAX], head[512];
-    if (!pathf(dir, sizeof dir, "%s", start))
-        return false;
-    for (;;) {
-        if (pathf(path, sizeof path, "%s/.git", dir) && read_small(path, head, sizeof head) &&
-            strncmp(head, "gitdir: ", 8) == 0) {
-            /* A worktree or submodule: .git is a file naming the real dir. */
-            if (!(head[8] == '/' ? pathf(gitdir, sizeof gitdir, "%s", head + 8)
-                                 : pathf(gitdir, sizeof gitdir, "%s/%s", dir, head + 8)))
-                return false;
-            break;
-        }
-        if (pathf(path, sizeof path, "%s/.git/HEAD", dir) && access(path, F_OK) == 0) {
-            if (!pathf(gitdir, sizeof gitdir, "%s/.git", dir))
-                return false;
-            break;
-        }
-        char *slash = strrchr(dir, '/');
-        if (!slash || slash == dir)
-            return false;
-        *slash = '\0';
-    }
-    if (!pathf(path, sizeof path, "%s/HEAD", gitdir) || !read_small(path, head, sizeof head))
-        return false;
-    if (strncmp(head, "ref: ", 5) != 0) { /* detached HEAD */
-        if (strlen(head) < 40)
-            return false;
-        memcpy(out, head, 40);
-        out[40] = '\0';
-        return true;
-    }
-    char ref[sizeof head];
-    memcpy(ref, head + 5, strlen(head + 5) + 1);
-    if (pathf(path, sizeof path, "%s/%s", gitdir, ref) && read_small(path, head, sizeof head) &&
-        strlen(head) >= 40) {
-        memcpy(out, head, 40);
-        out[40] = '\0';
-        return true;
-    }
-    if (!pathf(path, sizeof path, "%s/packed-refs", gitdir))
-        return false;
-    FILE *f = fopen(path, "re");
-    bool found = false;
-    if (f) {
-        char line[1024];
-        while (!found && fgets(line, sizeof line, f)) {
-            line[strcspn(line, "\r\n")] = '\0';
-            if (strlen(line) > 41 && line[40] == ' ' && strcmp(line + 41, ref) == 0) {
-                memcpy(out, line, 40);
-                out[40] = '\0';
-                found = true;
-            }
-        }
-        fclose(f);
-    }
-    return found;
-}
-
-struct tagset {
-    struct mlflow_kv kv[64];
-    size_t n;
-    char store[8192]; /* the keys and values kv[] points into */
-    size_t used;
-};
-
-/* Adds or replaces key (later providers override earlier ones). */
-static void tags_put(struct tagset *t, const char *key, const char *value)
-{
-    size_t kl = strlen(key) + 1, vl = strlen(value) + 1;
-    if (t->used + kl + vl > sizeof t->store)
-        return;
-    char *k = memcpy(t->store + t->used, key, kl);
-    char *v = memcpy(t->store + t->used + kl, value, vl);
-    t->used += kl + vl;
-    for (size_t i = 0; i < t->n; i++)
-        if (strcmp(t->kv[i].key, key) == 0) {
-            t->kv[i].value = v;
-            return;
-        }
-    if (t->n < MLFLOW_ARRAY_LEN(t->kv))
-        t->kv[t->n++] = (struct mlflow_kv){k, v};
-}
-
-static void context_tags(struct tagset *t)
-{
-    char buf[PATH_MAX];
-    mlflow__user_name(buf, sizeof buf);
-    tags_put(t, "mlflow.user", buf);
-    program_name(buf, sizeof buf);
-    tags_put(t, "mlflow.source.name", buf);
-    tags_put(t, "mlflow.source.type", "LOCAL");
-    char exe[PATH_MAX], commit[41];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
-        if (git_commit(exe, commit))
-            tags_put(t, "mlflow.source.git.commit", commit);
-    }
-    /* MLFLOW_RUN_CONTEXT: a JSON object of extra tags. */
-    const char *ctx = getenv("MLFLOW_RUN_CONTEXT");
-    if (ctx && *ctx) {
-        json_object *o = json_tokener_parse(ctx);
-        if (o && json_object_is_type(o, json_type_object)) {
-            json_object_object_foreach(o, k, v) tags_put(t, k, json_object_get_string(v));
-        }
-        json_object_put(o);
-    }
-}
-
-/* ---- signals and exit ---- */
-
-static const struct {
-    int sig;
-    int status;
-} fatal_signals[] = {
-    {SIGSEGV, MLFLOW_RUN_STATUS_FAILED}, {SIGABRT, MLFLOW_RUN_STATUS_FAILED},
-    {SIGBUS, MLFLOW_RUN_STATUS_FAILED},  {SIGFPE, MLFLOW_RUN_STATUS_FAILED},
-    {SIGINT, MLFLOW_RUN_STATUS_KILLED},  {SIGTERM, MLFLOW_RUN_STATUS_KILLED},
-};
-static struct sigaction previous[MLFLOW_ARRAY_LEN(fatal_signals)];
+/* ---- ending runs (also for fluent_exit.c) ---- */
 
 /* Ends every open run this process started, innermost first. Runs a
  * forked child inherited from its parent are dropped from the child's
@@ -442,67 +315,35 @@ static void end_all_locked(int status)
     }
 }
 
-/* Best effort by design: the process is dying. The store call is not
- * async-signal-safe, so it runs only when no other thread holds the fluent
- * lock (trylock), and only for runs this process started. Then the
- * previous disposition runs, so the signal has its normal effect. */
-static void on_signal(int sig)
+bool mlflow__fluent_end_all(int status, int timeout_ms)
 {
-    int saved_errno = errno;
-    size_t i = 0;
-    while (i < MLFLOW_ARRAY_LEN(fatal_signals) && fatal_signals[i].sig != sig)
-        i++;
-    if (i == MLFLOW_ARRAY_LEN(fatal_signals))
-        return;
-    if (pthread_mutex_trylock(&mu) == 0) {
-        end_all_locked(fatal_signals[i].status);
-        pthread_mutex_unlock(&mu);
-    }
-    sigaction(sig, &previous[i], NULL);
-    if (previous[i].sa_handler == SIG_IGN) {
-        errno = saved_errno;
-        return;
-    }
-    if (previous[i].sa_handler == SIG_DFL || (previous[i].sa_flags & SA_SIGINFO)) {
-        raise(sig); /* delivered when this handler returns (it is unblocked then) */
+    if (timeout_ms < 0) {
+        pthread_mutex_lock(&mu);
     } else {
-        previous[i].sa_handler(sig);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += timeout_ms / 1000;
+        until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (pthread_mutex_timedlock(&mu, &until) != 0)
+            return false;
     }
-    errno = saved_errno;
-}
-
-static void at_exit(void)
-{
-    mlflow_shutdown();
-}
-
-static void install_hooks_locked(void)
-{
-    if (fl.hooks_installed)
-        return;
-    fl.hooks_installed = true;
-    atexit(at_exit);
-    for (size_t i = 0; i < MLFLOW_ARRAY_LEN(fatal_signals); i++) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESTART;
-        sigaction(fatal_signals[i].sig, NULL, &previous[i]);
-        /* An ignored SIGINT/SIGTERM (nohup, background jobs) stays ignored. */
-        if (previous[i].sa_handler == SIG_IGN)
-            continue;
-        sigaction(fatal_signals[i].sig, &sa, NULL);
-    }
+    end_all_locked(status);
+    pthread_mutex_unlock(&mu);
+    if (status == MLFLOW_RUN_STATUS_FINISHED)
+        report_lost_summary();
+    return true;
 }
 
 void mlflow_shutdown(void)
 {
+    /* Exclusive pins: every call still using a client finishes first. */
+    pthread_rwlock_wrlock(&pins);
     pthread_mutex_lock(&mu);
     end_all_locked(MLFLOW_RUN_STATUS_FINISHED);
-    long lost = fl.lost_values;
-    fl.lost_values = 0;
-    fl.lost_reported = false;
     mlflow_client_close(fl.client);
     fl.client = NULL;
     for (size_t i = 0; i < fl.n_retired; i++)
@@ -510,32 +351,54 @@ void mlflow_shutdown(void)
     mlflow__free(fl.retired);
     fl.retired = NULL;
     fl.n_retired = 0;
+    fl.last_client = NULL;
+    fl.last_run_id[0] = '\0';
     mlflow__free(fl.experiment_id);
     fl.experiment_id = NULL;
     mlflow__free(fl.tracking_uri);
     fl.tracking_uri = NULL;
     pthread_mutex_unlock(&mu);
-    if (lost > 0) {
-        struct mlflow_error e = {MLFLOW_DATA_LOSS, ""};
-        snprintf(e.message, sizeof e.message, "%ld more logged values were not stored", lost);
-        mlflow__warn_data_loss("tracking data", &e);
-    }
+    pthread_rwlock_unlock(&pins);
+    report_lost_summary();
 }
 
 /* ---- runs ---- */
 
-static int push_locked(struct mlflow_run *run, struct mlflow_error *err)
+static int push_locked(struct mlflow_client *c, struct mlflow_run *run, struct mlflow_error *err)
 {
     if (fl.depth == MAX_DEPTH)
         return mlflow__seterr(err, MLFLOW_INVALID_STATE, "More than %d nested runs are active",
                               MAX_DEPTH);
+    if (!run->info.artifact_uri || !*run->info.artifact_uri)
+        return mlflow__seterr(err, MLFLOW_INVALID_STATE,
+                              "Run '%s' has no artifact URI; its metadata may be damaged",
+                              run->info.run_id);
+    if (strlen(run->info.run_id) >= ID_SIZE)
+        return mlflow__seterr(err, MLFLOW_INVALID_STATE, "Run id '%.64s...' is too long",
+                              run->info.run_id);
     struct active_run *a = &fl.stack[fl.depth];
-    snprintf(a->run_id, sizeof a->run_id, "%s", run->info.run_id);
-    a->pid = getpid();
-    a->artifact_uri = mlflow__strdup(run->info.artifact_uri ? run->info.artifact_uri : "");
+    a->artifact_uri = mlflow__strdup(run->info.artifact_uri);
     if (!a->artifact_uri)
         return mlflow__oom(err);
+    snprintf(a->run_id, sizeof a->run_id, "%s", run->info.run_id);
+    a->pid = getpid();
+    a->client = c;
     fl.depth++;
+    return MLFLOW_OK;
+}
+
+/* Tag keys from the caller are checked before anything is written, so a
+ * bad key fails the start instead of vanishing. */
+static int check_tag_keys(const struct mlflow_kv *tags, size_t n, struct mlflow_error *err)
+{
+    if (n && !tags)
+        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                              "tags is NULL but n_tags is %zu", n);
+    for (size_t i = 0; i < n; i++) {
+        int rc = mlflow__validate_key("tag", tags[i].key, err);
+        if (rc)
+            return rc;
+    }
     return MLFLOW_OK;
 }
 
@@ -559,20 +422,17 @@ static int resume_locked(struct mlflow_client *c, const char *run_id,
         rc = mlflow__client_update_run(c, run_id, &u, NULL, err);
     }
     if (!rc && (o->n_tags || (o->description && *o->description))) {
-        struct tagset *t = mlflow__calloc(1, sizeof *t);
-        if (!t) {
-            rc = mlflow__oom(err);
-        } else {
-            for (size_t i = 0; i < o->n_tags; i++)
-                tags_put(t, o->tags[i].key, o->tags[i].value ? o->tags[i].value : "");
-            if (o->description && *o->description)
-                tags_put(t, "mlflow.note.content", o->description);
-            rc = mlflow__client_log_batch(c, run_id, NULL, 0, NULL, 0, t->kv, t->n, err);
-            mlflow__free(t);
-        }
+        struct mlflow__tagset t = {0};
+        for (size_t i = 0; i < o->n_tags; i++)
+            mlflow__tagset_put(&t, o->tags[i].key, o->tags[i].value);
+        if (o->description && *o->description)
+            mlflow__tagset_put(&t, "mlflow.note.content", o->description);
+        rc = t.oom ? mlflow__oom(err)
+                   : mlflow__client_log_batch(c, run_id, NULL, 0, NULL, 0, t.kv, t.n, err);
+        mlflow__tagset_free(&t);
     }
     if (!rc)
-        rc = push_locked(run, err);
+        rc = push_locked(c, run, err);
     mlflow_run_free(run);
     return rc;
 }
@@ -588,60 +448,77 @@ static int create_locked(struct mlflow_client *c, const struct mlflow_run_opts *
                                       "mlflow.note.content in tags. Remove the key "
                                       "mlflow.note.content from the tags or omit the "
                                       "description.");
-    struct tagset *t = mlflow__calloc(1, sizeof *t);
-    if (!t)
-        return mlflow__oom(err);
-    context_tags(t);
+    struct mlflow__tagset t = {0};
+    mlflow__context_tags(&t);
     if (fl.depth > 0)
-        tags_put(t, "mlflow.parentRunId", fl.stack[fl.depth - 1].run_id);
+        mlflow__tagset_put(&t, "mlflow.parentRunId", fl.stack[fl.depth - 1].run_id);
     if (o->run_name && *o->run_name)
-        tags_put(t, "mlflow.runName", o->run_name);
+        mlflow__tagset_put(&t, "mlflow.runName", o->run_name);
     if (o->description && *o->description)
-        tags_put(t, "mlflow.note.content", o->description);
+        mlflow__tagset_put(&t, "mlflow.note.content", o->description);
     for (size_t i = 0; i < o->n_tags; i++) /* user tags override context tags */
-        if (o->tags[i].key)
-            tags_put(t, o->tags[i].key, o->tags[i].value ? o->tags[i].value : "");
+        mlflow__tagset_put(&t, o->tags[i].key, o->tags[i].value);
 
     char *exp = NULL;
-    int rc = o->experiment_id && *o->experiment_id
+    int rc = t.oom ? mlflow__oom(err) : MLFLOW_OK;
+    if (!rc)
+        rc = o->experiment_id && *o->experiment_id
                  ? ((exp = mlflow__strdup(o->experiment_id)) ? MLFLOW_OK : mlflow__oom(err))
                  : resolve_experiment_locked(c, &exp, err);
     struct mlflow_run *run = NULL;
     if (!rc) {
-        struct mlflow_create_run_opts co = {.run_name = o->run_name, .tags = t->kv,
-                                            .n_tags = t->n};
+        struct mlflow_create_run_opts co = {.run_name = o->run_name, .tags = t.kv,
+                                            .n_tags = t.n};
         rc = mlflow__client_create_run(c, exp, &co, &run, err);
     }
     if (!rc)
-        rc = push_locked(run, err);
+        rc = push_locked(c, run, err);
     mlflow_run_free(run);
     mlflow__free(exp);
-    mlflow__free(t);
+    mlflow__tagset_free(&t);
     return rc;
+}
+
+/* Copies the caller's options, honouring struct_size_: a program built
+ * against an older, smaller struct passes fewer bytes, and 0 (a struct
+ * filled by hand) means "this version's size". */
+static void copy_opts(struct mlflow_run_opts *o, const struct mlflow_run_opts *opts)
+{
+    memset(o, 0, sizeof *o);
+    if (!opts)
+        return;
+    size_t n = opts->struct_size_ > 0 && (size_t)opts->struct_size_ < sizeof *o
+                   ? (size_t)opts->struct_size_
+                   : sizeof *o;
+    memcpy(o, opts, n);
 }
 
 static int start_run_locked(const struct mlflow_run_opts *opts, struct mlflow_error *err)
 {
-    struct mlflow_run_opts o = {0};
-    if (opts)
-        o = *opts;
+    struct mlflow_run_opts o;
+    copy_opts(&o, opts);
     if (fl.depth > 0 && !o.nested)
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
                               "Run with UUID %s is already active. To start a new run, first end "
                               "the current run with mlflow_end_run(). To start a nested run, call "
                               "start_run with .nested = true",
                               fl.stack[fl.depth - 1].run_id);
+    int rc = check_tag_keys(o.tags, o.n_tags, err);
     struct mlflow_client *c;
-    int rc = client_locked(&c, err);
+    if (!rc)
+        rc = client_locked(&c, err);
     if (rc)
         return rc;
-    install_hooks_locked();
+    mlflow__exit_hooks_install();
     /* $MLFLOW_RUN_ID is consumed: a later start_run makes a new run. */
-    char env_run[300] = "";
+    char env_run[ID_SIZE] = "";
     const char *resume = o.run_id && *o.run_id ? o.run_id : NULL;
     if (!resume) {
         const char *e = getenv("MLFLOW_RUN_ID");
         if (e && *e) {
+            if (strlen(e) >= sizeof env_run)
+                return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                      "Invalid run ID in MLFLOW_RUN_ID: '%.64s...'", e);
             snprintf(env_run, sizeof env_run, "%s", e);
             unsetenv("MLFLOW_RUN_ID");
             resume = env_run;
@@ -665,6 +542,7 @@ static int end_run_locked(int status, struct mlflow_error *err)
         return MLFLOW_OK;
     struct active_run *a = &fl.stack[--fl.depth];
     snprintf(fl.last_run_id, sizeof fl.last_run_id, "%s", a->run_id);
+    fl.last_client = a->client;
     mlflow__free(a->artifact_uri);
     a->artifact_uri = NULL;
     unsetenv("MLFLOW_RUN_ID");
@@ -672,7 +550,7 @@ static int end_run_locked(int status, struct mlflow_error *err)
         .status = status ? status : MLFLOW_RUN_STATUS_FINISHED,
         .end_time = mlflow__now_ms(),
     };
-    return fl.client ? mlflow__client_update_run(fl.client, a->run_id, &u, NULL, err) : MLFLOW_OK;
+    return mlflow__client_update_run(a->client, a->run_id, &u, NULL, err);
 }
 
 int mlflow_end_run(int status)
@@ -697,7 +575,8 @@ int mlflow_active_run_id(char *buf, size_t size)
         rc = mlflow__seterr(&err, MLFLOW_RESOURCE_DOES_NOT_EXIST, "No run is active");
     else if (!buf || size <= strlen(fl.stack[fl.depth - 1].run_id))
         rc = mlflow__seterr(&err, MLFLOW_INVALID_PARAMETER_VALUE,
-                            "Buffer too small for a run id");
+                            "Buffer of %zu bytes is too small for run id '%s'", size,
+                            fl.stack[fl.depth - 1].run_id);
     else
         snprintf(buf, size, "%s", fl.stack[fl.depth - 1].run_id);
     pthread_mutex_unlock(&mu);
@@ -707,29 +586,36 @@ int mlflow_active_run_id(char *buf, size_t size)
 static int fetch_run(bool or_last, struct mlflow_run **out)
 {
     struct mlflow_error err = {0};
+    if (!out)
+        return mlflow__publish((mlflow__seterr(&err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                               "out is NULL"),
+                                &err));
     *out = NULL;
-    char id[40] = "";
+    char id[ID_SIZE] = "";
     struct mlflow_client *c = NULL;
+    pthread_rwlock_rdlock(&pins);
     pthread_mutex_lock(&mu);
-    if (fl.depth > 0)
+    if (fl.depth > 0) {
         snprintf(id, sizeof id, "%s", fl.stack[fl.depth - 1].run_id);
-    else if (or_last)
+        c = fl.stack[fl.depth - 1].client;
+    } else if (or_last && fl.last_client) {
         snprintf(id, sizeof id, "%s", fl.last_run_id);
-    int rc = id[0] ? client_locked(&c, &err) : MLFLOW_OK;
+        c = fl.last_client;
+    }
     pthread_mutex_unlock(&mu);
-    if (!rc && id[0])
-        rc = mlflow__client_get_run(c, id, out, &err);
+    int rc = c ? mlflow__client_get_run(c, id, out, &err) : MLFLOW_OK;
+    pthread_rwlock_unlock(&pins);
     return rc ? mlflow__publish(&err) : MLFLOW_OK;
 }
 
 int mlflow_active_run(struct mlflow_run **out)
 {
-    return out ? fetch_run(false, out) : MLFLOW_INVALID_PARAMETER_VALUE;
+    return fetch_run(false, out);
 }
 
 int mlflow_last_active_run(struct mlflow_run **out)
 {
-    return out ? fetch_run(true, out) : MLFLOW_INVALID_PARAMETER_VALUE;
+    return fetch_run(true, out);
 }
 
 /* ---- the run scope (MLFLOW_RUN) ---- */
@@ -756,39 +642,49 @@ void mlflow_run_scope_leave_(struct mlflow_run_scope_ *s)
 {
     if (s->depth_ == 0)
         return;
-    struct mlflow_error err = {0};
-    int rc = MLFLOW_OK;
+    struct mlflow_error err = {0}, first = {0};
     pthread_mutex_lock(&mu);
     /* End this scope's run, and nested runs left open inside it, only if it
-     * is still where the scope put it: the block may have ended it itself. */
+     * is still where the scope put it: the block may have ended it itself.
+     * A failure to end one run does not stop the others from ending. */
     if (fl.depth >= s->depth_ && strcmp(fl.stack[s->depth_ - 1].run_id, s->run_id_) == 0)
-        while (fl.depth >= s->depth_ && !rc)
-            rc = end_run_locked(MLFLOW_RUN_STATUS_FINISHED, &err);
+        while (fl.depth >= s->depth_)
+            if (end_run_locked(MLFLOW_RUN_STATUS_FINISHED, &err) && !first.code)
+                first = err;
     pthread_mutex_unlock(&mu);
-    if (rc)
-        mlflow__publish(&err);
+    if (first.code)
+        mlflow__publish(&first);
 }
 
 /* ---- logging ---- */
 
-/* The innermost active run (started when none is) and the client, copied
- * out under the lock so the caller can log without holding it. */
-static int current_run(char run_id[40], struct mlflow_client **c, char **artifact_uri,
-                       struct mlflow_error *err)
+/* The innermost active run (started when none is) and its client, copied
+ * out under the lock so the caller can log without holding it. On success
+ * the client is pinned until end_call(). */
+static int begin_call(char run_id[ID_SIZE], struct mlflow_client **c, char **artifact_uri,
+                      struct mlflow_error *err)
 {
+    pthread_rwlock_rdlock(&pins);
     pthread_mutex_lock(&mu);
     int rc = MLFLOW_OK;
     if (fl.depth == 0)
         rc = start_run_locked(NULL, err);
-    if (!rc)
-        rc = client_locked(c, err);
     if (!rc) {
-        memcpy(run_id, fl.stack[fl.depth - 1].run_id, 40);
-        if (artifact_uri && !(*artifact_uri = mlflow__strdup(fl.stack[fl.depth - 1].artifact_uri)))
+        const struct active_run *a = &fl.stack[fl.depth - 1];
+        memcpy(run_id, a->run_id, ID_SIZE);
+        *c = a->client;
+        if (artifact_uri && !(*artifact_uri = mlflow__strdup(a->artifact_uri)))
             rc = mlflow__oom(err);
     }
     pthread_mutex_unlock(&mu);
+    if (rc)
+        pthread_rwlock_unlock(&pins);
     return rc;
+}
+
+static void end_call(void)
+{
+    pthread_rwlock_unlock(&pins);
 }
 
 static int finish(int rc, const char *what, struct mlflow_error *err)
@@ -807,11 +703,13 @@ static int finish(int rc, const char *what, struct mlflow_error *err)
 int mlflow_log_metric_ts(const char *key, double value, int64_t step, int64_t timestamp)
 {
     struct mlflow_error err = {0};
-    char run_id[40];
+    char run_id[ID_SIZE];
     struct mlflow_client *c;
-    int rc = current_run(run_id, &c, NULL, &err);
-    if (!rc)
+    int rc = begin_call(run_id, &c, NULL, &err);
+    if (!rc) {
         rc = mlflow__client_log_metric(c, run_id, key, value, timestamp, step, &err);
+        end_call();
+    }
     return finish(rc, "a metric value", &err);
 }
 
@@ -820,25 +718,28 @@ int mlflow_log_metric(const char *key, double value, int64_t step)
     return mlflow_log_metric_ts(key, value, step, 0);
 }
 
+/* Batches of any size, split the way MLflow's client splits them. */
 static int log_batch(const struct mlflow_metric *m, size_t nm, const struct mlflow_kv *p,
                      size_t np, const struct mlflow_kv *t, size_t nt, const char *what)
 {
     struct mlflow_error err = {0};
-    char run_id[40];
+    char run_id[ID_SIZE];
     struct mlflow_client *c;
-    int rc = current_run(run_id, &c, NULL, &err);
-    if (!rc)
-        rc = mlflow__client_log_batch(c, run_id, m, nm, p, np, t, nt, &err);
+    int rc = begin_call(run_id, &c, NULL, &err);
+    if (!rc) {
+        rc = mlflow__client_log_batch_chunked(c, run_id, m, nm, p, np, t, nt, &err);
+        end_call();
+    }
     return finish(rc, what, &err);
 }
 
 int mlflow_log_metrics(const struct mlflow_metric *metrics, size_t n, int64_t step)
 {
     struct mlflow_error err = {0};
-    if (n > MLFLOW_MAX_METRICS_PER_BATCH)
-        return finish(mlflow__validate_batch_sizes(n, 0, 0, &err), "metrics", &err);
     if (n && !metrics)
-        return MLFLOW_INVALID_PARAMETER_VALUE;
+        return finish(mlflow__seterr(&err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                     "metrics is NULL but n is %zu", n),
+                      "metrics", &err);
     struct mlflow_metric *copy = mlflow__malloc((n ? n : 1) * sizeof *copy);
     if (!copy)
         return finish(mlflow__oom(&err), "metrics", &err);
@@ -858,16 +759,18 @@ int mlflow_log_param(const char *key, const char *value)
 
 int mlflow_log_paramf(const char *key, const char *fmt, ...)
 {
+    struct mlflow_error err = {0};
+    if (!fmt)
+        return finish(mlflow__seterr(&err, MLFLOW_INVALID_PARAMETER_VALUE, "fmt is NULL"),
+                      "a param", &err);
     struct mlflow__sb sb = MLFLOW__SB_INIT;
     va_list ap;
     va_start(ap, fmt);
     mlflow__sb_vaddf(&sb, fmt, ap);
     va_end(ap);
     char *value = mlflow__sb_detach(&sb);
-    if (!value) {
-        struct mlflow_error err = {0};
+    if (!value)
         return finish(mlflow__oom(&err), "a param", &err);
-    }
     int rc = mlflow_log_param(key, value);
     mlflow__free(value);
     return rc;
@@ -892,24 +795,28 @@ int mlflow_set_tags(const struct mlflow_kv *tags, size_t n)
 int mlflow_delete_tag(const char *key)
 {
     struct mlflow_error err = {0};
-    char run_id[40];
+    char run_id[ID_SIZE];
     struct mlflow_client *c;
-    int rc = current_run(run_id, &c, NULL, &err);
-    if (!rc)
+    int rc = begin_call(run_id, &c, NULL, &err);
+    if (!rc) {
         rc = mlflow__client_delete_tag(c, run_id, key, &err);
+        end_call();
+    }
     return rc ? mlflow__publish(&err) : MLFLOW_OK;
 }
 
 static int log_artifact(const char *local_path, const char *artifact_path, bool contents_only)
 {
     struct mlflow_error err = {0};
-    char run_id[40];
+    char run_id[ID_SIZE];
     struct mlflow_client *c;
     char *uri = NULL;
-    int rc = current_run(run_id, &c, &uri, &err);
-    if (!rc)
+    int rc = begin_call(run_id, &c, &uri, &err);
+    if (!rc) {
         rc = mlflow__client_log_artifact_path(c, uri, local_path, artifact_path, contents_only,
                                               &err);
+        end_call();
+    }
     mlflow__free(uri);
     return finish(rc, "an artifact", &err);
 }
@@ -927,12 +834,14 @@ int mlflow_log_artifacts(const char *local_dir, const char *artifact_path)
 int mlflow_log_text(const char *text, const char *artifact_file)
 {
     struct mlflow_error err = {0};
-    char run_id[40];
+    char run_id[ID_SIZE];
     struct mlflow_client *c;
     char *uri = NULL;
-    int rc = current_run(run_id, &c, &uri, &err);
-    if (!rc)
+    int rc = begin_call(run_id, &c, &uri, &err);
+    if (!rc) {
         rc = mlflow__client_log_text_at(c, uri, text, artifact_file, &err);
+        end_call();
+    }
     mlflow__free(uri);
     return finish(rc, "a text artifact", &err);
 }
@@ -941,13 +850,18 @@ int mlflow_get_artifact_uri(const char *path, char **out)
 {
     struct mlflow_error err = {0};
     if (!out)
-        return MLFLOW_INVALID_PARAMETER_VALUE;
+        return mlflow__publish((mlflow__seterr(&err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                               "out is NULL"),
+                                &err));
     *out = NULL;
-    char run_id[40];
+    char run_id[ID_SIZE];
     struct mlflow_client *c;
     char *uri = NULL;
-    int rc = current_run(run_id, &c, &uri, &err);
-    if (!rc && path && *path) {
+    int rc = begin_call(run_id, &c, &uri, &err);
+    if (rc)
+        return mlflow__publish(&err);
+    end_call();
+    if (path && *path) {
         rc = mlflow__validate_artifact_path(path, &err);
         char *joined = rc ? NULL : mlflow__path_join(uri, path);
         if (!rc && !joined)

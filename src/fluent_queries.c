@@ -4,19 +4,21 @@
  * fluent layer's client, so a program that only uses the fluent API never
  * has to open a client of its own.
  */
-#include "client.h"
+#include "fluent.h"
 
 #include <string.h>
 
 /* Calls the public client function `call` (which publishes its own error)
- * with the fluent client bound to `c`. */
+ * with the fluent client bound to `c` and pinned for the call. */
 #define WITH_CLIENT(call)                                                       \
     do {                                                                        \
         struct mlflow_error err = {0};                                          \
         struct mlflow_client *c;                                                \
         if (mlflow__fluent_client(&c, NULL, &err))                              \
             return mlflow__publish(&err);                                       \
-        return (call);                                                          \
+        int rc_ = (call);                                                       \
+        mlflow__fluent_release();                                               \
+        return rc_;                                                             \
     } while (0)
 
 int mlflow_get_run(const char *run_id, struct mlflow_run **out)
@@ -41,6 +43,7 @@ int mlflow_get_experiment_by_name(const char *name, struct mlflow_experiment **o
     if (mlflow__fluent_client(&c, NULL, &err))
         return mlflow__publish(&err);
     int rc = mlflow_client_get_experiment_by_name(c, name, out);
+    mlflow__fluent_release();
     return rc == MLFLOW_RESOURCE_DOES_NOT_EXIST ? MLFLOW_OK : rc;
 }
 
@@ -71,6 +74,7 @@ int mlflow_search_runs(const struct mlflow_search_runs_opts *opts, struct mlflow
         o.n_experiment_ids = 1;
     }
     int rc = mlflow_client_search_runs(c, &o, out);
+    mlflow__fluent_release();
     mlflow__free(exp);
     return rc;
 }
@@ -81,10 +85,15 @@ int mlflow_set_experiment_tags(const struct mlflow_kv *tags, size_t n)
     struct mlflow_client *c;
     char *exp = NULL;
     if (n && !tags)
-        return MLFLOW_INVALID_PARAMETER_VALUE;
+        return mlflow__publish((mlflow__seterr(&err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                               "tags is NULL but n is %zu", n),
+                                &err));
     int rc = mlflow__fluent_client(&c, &exp, &err);
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = mlflow__client_set_experiment_tag(c, exp, tags[i].key, tags[i].value, &err);
+    if (!rc) {
+        for (size_t i = 0; !rc && i < n; i++)
+            rc = mlflow__client_set_experiment_tag(c, exp, tags[i].key, tags[i].value, &err);
+        mlflow__fluent_release();
+    }
     mlflow__free(exp);
     return rc ? mlflow__publish(&err) : MLFLOW_OK;
 }

@@ -157,6 +157,8 @@ char *mlflow__local_path_from_uri(const char *uri)
 
 int mlflow__mkdirs(const char *path)
 {
+    if (!path || !*path)
+        return ENOENT;
     char *tmp = mlflow__strdup(path);
     if (!tmp)
         return ENOMEM;

@@ -35,17 +35,6 @@ int mlflow__artifact_repo(const char *root_uri, const struct mlflow__artifact_re
                           scheme, root_uri);
 }
 
-static const char *base_name(const char *p)
-{
-    size_t n = strlen(p);
-    while (n > 1 && p[n - 1] == '/')
-        n--;
-    const char *s = p + n;
-    while (s > p && s[-1] != '/')
-        s--;
-    return s;
-}
-
 /* Uploads the tree under `dir` into `artifact_path`, file by file, in name
  * order (readdir order would make uploads nondeterministic). */
 static int log_tree(const struct mlflow__artifact_repo_ops *repo, const char *root_uri,
@@ -112,10 +101,32 @@ int mlflow__artifacts_log_path(const char *root_uri, const char *local_path,
     if (contents_only)
         return log_tree(repo, root_uri, local_path, artifact_path, 0, err);
     /* A directory given to log_artifact lands under its own name, as
-     * MlflowClient.log_artifact does. */
-    const char *name = base_name(local_path);
+     * MlflowClient.log_artifact does; "." and ".." name it by where they
+     * lead, never as path components. */
+    size_t len = strlen(local_path);
+    while (len > 1 && local_path[len - 1] == '/')
+        len--;
+    char *trimmed = mlflow__strndup(local_path, len), *real = NULL;
+    if (!trimmed)
+        return mlflow__oom(err);
+    const char *name = strrchr(trimmed, '/') ? strrchr(trimmed, '/') + 1 : trimmed;
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || !*name) {
+        if (!(real = realpath(local_path, NULL))) {
+            mlflow__free(trimmed);
+            return mlflow__seterr_sys(err, errno, "Cannot resolve '%s'", local_path);
+        }
+        name = strrchr(real, '/') + 1;
+        if (!*name) { /* the filesystem root */
+            free(real);
+            mlflow__free(trimmed);
+            return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                  "Cannot log '/' as an artifact directory");
+        }
+    }
     char *sub = artifact_path && *artifact_path ? mlflow__path_join(artifact_path, name)
                                                 : mlflow__strdup(name);
+    free(real);
+    mlflow__free(trimmed);
     if (!sub)
         return mlflow__oom(err);
     rc = log_tree(repo, root_uri, local_path, sub, 0, err);

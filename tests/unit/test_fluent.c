@@ -509,6 +509,24 @@ static void test_threads_share_active_run(void **state)
 /* The child side of the exit/signal tests runs in a freshly exec'ed copy
  * of this program, so neither cmocka's signal handlers nor the parent's
  * fluent state are inherited: it is a plain program that logs and dies. */
+static volatile int child_stop;
+
+static void *child_logger(void *arg)
+{
+    long i = 0;
+    char name[32];
+    while (!child_stop) {
+        /* run renames rewrite meta.yaml under the store's locks: the case
+         * where a signal handler that wrote itself would hang */
+        snprintf(name, sizeof name, "n%ld", i % 7);
+        if (arg)
+            mlflow_set_tag("mlflow.runName", name);
+        mlflow_log_metric("busy", (double)i, i);
+        i++;
+    }
+    return NULL;
+}
+
 static int child_main(const char *mode, const char *uri)
 {
     mlflow_set_tracking_uri(uri);
@@ -526,6 +544,16 @@ static int child_main(const char *mode, const char *uri)
         abort();
     if (strcmp(mode, "term") == 0)
         raise(SIGTERM);
+    if (strcmp(mode, "busy") == 0 || strcmp(mode, "threads") == 0) {
+        pthread_t th[4];
+        for (int i = 0; i < 4; i++)
+            pthread_create(&th[i], NULL, child_logger, mode[0] == 'b' ? (void *)1 : NULL);
+        usleep(50 * 1000);
+        if (mode[0] == 't')
+            exit(0); /* exit while the threads still log: at-exit must not free under them */
+        for (;;)
+            pause(); /* "busy": wait for the parent's SIGTERM */
+    }
     return 92;
 }
 
@@ -549,7 +577,24 @@ static int child_run(struct fx *f, const char *mode, int *wstatus)
     char id[40] = "";
     ssize_t n = read(fds[0], id, 32);
     close(fds[0]);
-    assert_int_equal(waitpid(pid, wstatus, 0), pid);
+    if (strcmp(mode, "busy") == 0) {
+        usleep(200 * 1000);
+        kill(pid, SIGTERM);
+    }
+    /* Bounded wait: a child stuck in its signal handler fails the test
+     * instead of hanging it. */
+    int waited = 0;
+    pid_t got;
+    while ((got = waitpid(pid, wstatus, WNOHANG)) == 0 && waited < 15000) {
+        usleep(10 * 1000);
+        waited += 10;
+    }
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, wstatus, 0);
+        fail_msg("child (%s) did not finish within 15 s", mode);
+    }
+    assert_int_equal(got, pid);
     assert_int_equal(n, 32);
     struct mlflow_run *run = get_run(f, id);
     int status = run->info.status;
@@ -574,6 +619,18 @@ static void test_exit_and_signals_end_runs(void **state)
     assert_true(WIFSIGNALED(ws) || (WIFEXITED(ws) && WEXITSTATUS(ws) != 0));
     assert_int_equal(child_run(f, "term", &ws), MLFLOW_RUN_STATUS_KILLED);
     assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGTERM);
+}
+
+static void test_signal_while_threads_log(void **state)
+{
+    struct fx *f = *state;
+    int ws;
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(child_run(f, "busy", &ws), MLFLOW_RUN_STATUS_KILLED);
+        assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGTERM);
+    }
+    assert_int_equal(child_run(f, "threads", &ws), MLFLOW_RUN_STATUS_FINISHED);
+    assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
 }
 
 static void test_forked_child_exit_leaves_parent_runs(void **state)
@@ -653,6 +710,92 @@ static void test_data_loss_reported_once(void **state)
     assert_non_null(strstr(buf, "4 more"));
 }
 
+/* Defects a review found; each case failed before its fix. */
+static void test_review_regressions(void **state)
+{
+    struct fx *f = *state;
+    char id[40], path[1400], outside[700];
+
+    /* A symlink inside the artifact tree leads nowhere: no directory is
+     * created through it, it is not listed, and it is not downloaded. */
+    assert_int_equal(mlflow_start_run(NULL), 0);
+    active_id(id);
+    char *uri = NULL;
+    assert_int_equal(mlflow_get_artifact_uri(NULL, &uri), 0);
+    snprintf(outside, sizeof outside, "%s/outside", f->dir);
+    mkdir(outside, 0777);
+    mkdir(uri + strlen("file://"), 0777);
+    snprintf(path, sizeof path, "%s/link", uri + strlen("file://"));
+    assert_int_equal(symlink(outside, path), 0);
+    assert_int_equal(mlflow_log_text("x", "link/made/f.txt"), MLFLOW_INVALID_PARAMETER_VALUE);
+    snprintf(path, sizeof path, "%s/made", outside);
+    assert_int_equal(access(path, F_OK), -1);
+    struct mlflow_file_list *l = NULL;
+    assert_int_equal(mlflow_client_list_artifacts(f->client, id, NULL, &l), 0);
+    assert_int_equal(l->count, 0);
+    mlflow_file_list_free(l);
+
+    /* log_artifact(".") names the directory, never a "." component. */
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    snprintf(path, sizeof path, "%s/mydir", f->dir);
+    mkdir(path, 0777);
+    assert_int_equal(chdir(path), 0);
+    write_file("w.txt", "w");
+    assert_int_equal(mlflow_log_artifact(".", NULL), 0);
+    assert_int_equal(chdir(cwd), 0);
+    snprintf(path, sizeof path, "%s/mydir/w.txt", uri + strlen("file://"));
+    assert_string_equal(read_file(path), "w");
+    mlflow_free(uri);
+
+    /* NULL tag keys are refused, not dereferenced. */
+    struct mlflow_kv bad[] = {{NULL, "v"}};
+    assert_int_equal(mlflow_start_run(MLFLOW_RUN_OPTS(.nested = true, .tags = bad, .n_tags = 1)),
+                     MLFLOW_INVALID_PARAMETER_VALUE);
+    assert_int_equal(mlflow_start_run(MLFLOW_RUN_OPTS(.run_id = id, .tags = bad, .n_tags = 1)),
+                     MLFLOW_INVALID_PARAMETER_VALUE);
+
+    /* Batches over MLflow's per-request limits are split, not refused. */
+    static struct mlflow_kv params[150];
+    static char names[150][16];
+    for (int i = 0; i < 150; i++) {
+        snprintf(names[i], sizeof names[i], "p%03d", i);
+        params[i] = (struct mlflow_kv){names[i], "v"};
+    }
+    assert_int_equal(mlflow_log_params(params, 150), 0);
+    assert_int_equal(mlflow_set_tags(params, 150), 0);
+    struct mlflow_run *run = get_run(f, id);
+    assert_int_equal(run->data.n_params, 150);
+    assert_true(run->data.n_tags >= 150);
+    mlflow_run_free(run);
+
+    /* A run ends in the store it was started in, whatever the tracking URI
+     * says by then. */
+    char other[700];
+    snprintf(other, sizeof other, "file://%s/other", f->dir);
+    assert_int_equal(mlflow_set_tracking_uri(other), 0);
+    assert_int_equal(mlflow_end_run(0), 0);
+    run = get_run(f, id);
+    assert_int_equal(run->info.status, MLFLOW_RUN_STATUS_FINISHED);
+    mlflow_run_free(run);
+
+    /* Many large tags on a new run are all kept. */
+    static char big[3][4001];
+    struct mlflow_kv bigtags[3];
+    for (int i = 0; i < 3; i++) {
+        memset(big[i], 'a' + i, 4000);
+        big[i][4000] = '\0';
+        bigtags[i] = (struct mlflow_kv){i == 0 ? "t0" : i == 1 ? "t1" : "t2", big[i]};
+    }
+    assert_int_equal(mlflow_set_tracking_uri(f->uri), 0);
+    assert_int_equal(mlflow_start_run(MLFLOW_RUN_OPTS(.tags = bigtags, .n_tags = 3)), 0);
+    active_id(id);
+    run = get_run(f, id);
+    assert_string_equal(mlflow_run_tag(run, "t1"), big[1]);
+    assert_string_equal(mlflow_run_tag(run, "t2"), big[2]);
+    mlflow_run_free(run);
+}
+
 static void test_fluent_queries(void **state)
 {
     (void)state;
@@ -716,6 +859,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_artifacts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_share_active_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exit_and_signals_end_runs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_signal_while_threads_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_review_regressions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forked_child_exit_leaves_parent_runs, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_tracking_uri_resolution, setup, teardown),
