@@ -3,9 +3,14 @@
 # on shared 2-core machines are noisy, so each bench reports medians and
 # ratios against a baseline measured in the same run.
 #   bench/run.sh [reps] [points]
+# The sqlite benchmark's sizes come from the environment:
+#   SQLITE_BENCH_RUNS=1000,10000,100000  run counts for search_runs (default 1000,10000)
+#   SQLITE_BENCH_POINTS=1000000          points of the metric history case
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$here/build-bench}
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DMLFLOW_TESTS=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target bench_log >/dev/null
+cmake --build "$build" -j"$(nproc)" --target bench_log bench_sqlite >/dev/null
 "$build/bench/bench_log" "${1:-5}" "${2:-200000}"
+"$build/bench/bench_sqlite" "${1:-5}" "${SQLITE_BENCH_RUNS:-1000,10000}" \
+    "${SQLITE_BENCH_POINTS:-1000000}"

@@ -66,6 +66,8 @@ int cli_dispatch(struct cli_ctx *ctx, const char *about, const struct cli_comman
 /* The top-level commands (one cmd_*.c file each). */
 int cmd_experiments(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_runs(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_server(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_ui(struct cli_ctx *ctx, int argc, char **argv);
 
 /* ---- options ------------------------------------------------------------ */
 

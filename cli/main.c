@@ -17,6 +17,8 @@
 static const struct cli_command commands[] = {
     {"experiments", cmd_experiments, "Manage experiments"},
     {"runs", cmd_runs, "Manage runs"},
+    {"server", cmd_server, "Run the tracking server (MLflow's REST API)"},
+    {"ui", cmd_ui, "Run the tracking server with local defaults"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

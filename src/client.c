@@ -267,18 +267,27 @@ static int search_experiments(struct mlflow_client *c,
     struct mlflow_search_experiments_opts o = {0};
     if (opts)
         o = *opts;
-    struct mlflow__search_experiments q = {.view_type = o.view_type, .max_results = o.max_results};
+    struct mlflow__search_experiments q = {
+        .view_type = o.view_type,
+        .max_results = o.max_results,
+        .filter_string = o.filter,
+        .order_by = o.order_by,
+        .n_order_by = o.n_order_by,
+        .page_token = o.page_token,
+    };
+    /* A remote store's server parses the search itself (store.h). */
+    bool remote = c->store->ops->remote;
     int rc = check_view_type(&q.view_type, err);
     if (!rc)
         rc = check_max_results(&q.max_results, 1000, err);
-    if (!rc)
+    if (!rc && !remote)
         rc = mlflow__page_token_decode(o.page_token, &q.offset, err);
     struct mlflow__filter *f = NULL;
     struct mlflow__orders *ord = NULL;
     if (!rc)
-        rc = mlflow__filter_parse_experiments(o.filter, &f, err);
+        rc = mlflow__filter_parse_experiments(remote ? NULL : o.filter, &f, err);
     if (!rc)
-        rc = mlflow__orders_parse_experiments(o.order_by, o.n_order_by, &ord, err);
+        rc = mlflow__orders_parse_experiments(o.order_by, remote ? 0 : o.n_order_by, &ord, err);
     if (!rc) {
         q.filter = f;
         q.order = ord;
@@ -684,20 +693,26 @@ static int search_runs(struct mlflow_client *c, const struct mlflow_search_runs_
         .n_experiment_ids = o.n_experiment_ids,
         .view_type = o.view_type,
         .max_results = o.max_results,
+        .filter_string = o.filter,
+        .order_by = o.order_by,
+        .n_order_by = o.n_order_by,
+        .page_token = o.page_token,
     };
+    /* A remote store's server parses the search itself (store.h). */
+    bool remote = c->store->ops->remote;
     int rc = check_view_type(&q.view_type, err);
     if (!rc)
         rc = check_max_results(&q.max_results, 1000, err);
     for (size_t i = 0; !rc && i < o.n_experiment_ids; i++)
         rc = mlflow__validate_experiment_id(o.experiment_ids[i], err);
-    if (!rc)
+    if (!rc && !remote)
         rc = mlflow__page_token_decode(o.page_token, &q.offset, err);
     struct mlflow__filter *f = NULL;
     struct mlflow__orders *ord = NULL;
     if (!rc)
-        rc = mlflow__filter_parse_runs(o.filter, &f, err);
+        rc = mlflow__filter_parse_runs(remote ? NULL : o.filter, &f, err);
     if (!rc)
-        rc = mlflow__orders_parse_runs(o.order_by, o.n_order_by, &ord, err);
+        rc = mlflow__orders_parse_runs(o.order_by, remote ? 0 : o.n_order_by, &ord, err);
     if (!rc) {
         q.filter = f;
         q.order = ord;
@@ -734,6 +749,21 @@ static int run_artifact_uri(struct mlflow_client *c, const char *run_id, char **
     return *out ? MLFLOW_OK : mlflow__oom(err);
 }
 
+/* The repository for an artifact URI and the URI it works on: an
+ * mlflow-artifacts: URI goes to this client's tracking server (spec
+ * section 10). *root is malloc'ed. */
+static int open_repo(struct mlflow_client *c, const char *artifact_uri,
+                     const struct mlflow__artifact_repo_ops **repo, char **root,
+                     struct mlflow_error *err)
+{
+    int rc = mlflow__artifact_uri_resolve(artifact_uri, c->tracking_uri, root, err);
+    if (!rc && (rc = mlflow__artifact_repo(*root, repo, err))) {
+        mlflow__free(*root);
+        *root = NULL;
+    }
+    return rc;
+}
+
 int mlflow__client_log_artifact_path(struct mlflow_client *c, const char *artifact_uri,
                                      const char *local_path, const char *artifact_path,
                                      bool contents_only, struct mlflow_error *err)
@@ -743,9 +773,13 @@ int mlflow__client_log_artifact_path(struct mlflow_client *c, const char *artifa
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
                               "Missing value for required parameter 'local_path'");
     int rc = mlflow__validate_artifact_path(artifact_path, err);
-    return rc ? rc
-              : mlflow__artifacts_log_path(artifact_uri, local_path, artifact_path,
-                                           contents_only, err);
+    char *root = NULL;
+    if (!rc)
+        rc = mlflow__artifact_uri_resolve(artifact_uri, c->tracking_uri, &root, err);
+    if (!rc)
+        rc = mlflow__artifacts_log_path(root, local_path, artifact_path, contents_only, err);
+    mlflow__free(root);
+    return rc;
 }
 
 static int log_artifact(struct mlflow_client *c, const char *run_id, const char *local_path,
@@ -782,12 +816,15 @@ int mlflow__client_log_text_at(struct mlflow_client *c, const char *artifact_uri
                               "Missing value for required parameter 'artifact_file'");
     int rc = mlflow__validate_artifact_path(artifact_file, err);
     const struct mlflow__artifact_repo_ops *repo;
+    char *root = NULL;
     if (!rc)
-        rc = mlflow__artifact_repo(artifact_uri, &repo, err);
+        rc = open_repo(c, artifact_uri, &repo, &root, err);
     if (rc)
         return rc;
     text = text ? text : "";
-    return repo->log_bytes(artifact_uri, artifact_file, text, strlen(text), err);
+    rc = repo->log_bytes(root, artifact_file, text, strlen(text), err);
+    mlflow__free(root);
+    return rc;
 }
 
 static int log_text(struct mlflow_client *c, const char *run_id, const char *text,
@@ -813,14 +850,22 @@ static int list_artifacts(struct mlflow_client *c, const char *run_id, const cha
 {
     *out = NULL;
     int rc = mlflow__validate_artifact_path(path, err);
-    char *uri = NULL;
+    char *uri = NULL, *root = NULL;
     const struct mlflow__artifact_repo_ops *repo;
     if (!rc)
         rc = run_artifact_uri(c, run_id, &uri, err);
     if (!rc)
-        rc = mlflow__artifact_repo(uri, &repo, err);
+        rc = open_repo(c, uri, &repo, &root, err);
     if (!rc)
-        rc = repo->list(uri, path, out, err);
+        rc = repo->list(root, path, out, err);
+    /* Paths are relative to the run's artifact URI as the run records it. */
+    if (!rc && strcmp(root, uri) != 0 &&
+        !((*out)->root_uri = mlflow__arena_strdup(mlflow__obj_arena(*out), uri))) {
+        mlflow__obj_free(*out);
+        *out = NULL;
+        rc = mlflow__oom(err);
+    }
+    mlflow__free(root);
     mlflow__free(uri);
     return rc;
 }
@@ -840,14 +885,15 @@ static int download_artifacts(struct mlflow_client *c, const char *run_id, const
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
                               "Missing value for required parameter 'dst_path'");
     int rc = mlflow__validate_artifact_path(path, err);
-    char *uri = NULL;
+    char *uri = NULL, *root = NULL;
     const struct mlflow__artifact_repo_ops *repo;
     if (!rc)
         rc = run_artifact_uri(c, run_id, &uri, err);
     if (!rc)
-        rc = mlflow__artifact_repo(uri, &repo, err);
+        rc = open_repo(c, uri, &repo, &root, err);
     if (!rc)
-        rc = repo->download(uri, path, dst_dir, out_local, err);
+        rc = repo->download(root, path, dst_dir, out_local, err);
+    mlflow__free(root);
     mlflow__free(uri);
     return rc;
 }

@@ -258,15 +258,68 @@ int mlflow__yaml_writer_finish(struct mlflow__yaml_writer *w, struct mlflow_erro
 
 /* ---- the reader ---- */
 
-int mlflow__yaml_load(struct mlflow__yaml_doc *d, const char *buf, size_t len, const char *what,
-                      struct mlflow_error *err)
+/* libyaml has no bound on nesting, and its scanner slows down with the
+ * square of the depth of flow collections: 80 KB of '[' take it 20 s. The
+ * files we read are flat, so anything nested deeper than this is refused. */
+#define MAX_DEPTH 64
+
+/* Flow nesting deeper than MAX_DEPTH takes more than MAX_DEPTH brackets,
+ * so most files skip the depth pass. (Deep block nesting costs libyaml only
+ * linear time and is not looked for.) */
+static bool few_brackets(const char *buf, size_t len)
 {
-    memset(d, 0, sizeof *d);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += buf[i] == '[' || buf[i] == '{';
+    return n <= MAX_DEPTH;
+}
+
+/* An event pass that stops at the first level too deep, before the
+ * scanner has gone far into it. Parse errors are left to the real load. */
+static int check_depth(const char *buf, size_t len, const char *what, struct mlflow_error *err)
+{
     yaml_parser_t p;
     if (!yaml_parser_initialize(&p))
         return mlflow__seterr(err, MLFLOW_RESOURCE_EXHAUSTED, "out of memory reading YAML");
     yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
-    int rc = MLFLOW_OK;
+    int rc = MLFLOW_OK, depth = 0;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&p, &ev)) {
+            if (p.error == YAML_MEMORY_ERROR)
+                rc = mlflow__seterr(err, MLFLOW_RESOURCE_EXHAUSTED, "out of memory reading YAML");
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        yaml_event_delete(&ev);
+        if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+            if (++depth > MAX_DEPTH) {
+                rc = mlflow__seterr(err, MLFLOW_INTERNAL_ERROR,
+                                    "Malformed YAML in %s: nested deeper than %d levels", what,
+                                    MAX_DEPTH);
+                break;
+            }
+        } else if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT) {
+            depth--;
+        } else if (type == YAML_STREAM_END_EVENT) {
+            break;
+        }
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
+int mlflow__yaml_load(struct mlflow__yaml_doc *d, const char *buf, size_t len, const char *what,
+                      struct mlflow_error *err)
+{
+    memset(d, 0, sizeof *d);
+    int rc = few_brackets(buf, len) ? MLFLOW_OK : check_depth(buf, len, what, err);
+    if (rc)
+        return rc;
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return mlflow__seterr(err, MLFLOW_RESOURCE_EXHAUSTED, "out of memory reading YAML");
+    yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
     if (!yaml_parser_load(&p, &d->doc)) {
         if (p.error == YAML_MEMORY_ERROR)
             rc = mlflow__seterr(err, MLFLOW_RESOURCE_EXHAUSTED, "out of memory reading YAML");

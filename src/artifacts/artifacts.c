@@ -17,6 +17,8 @@ static const struct {
 } repos[] = {
     {"", &mlflow__local_artifact_repo},
     {"file", &mlflow__local_artifact_repo},
+    {"http", &mlflow__http_artifact_repo},
+    {"https", &mlflow__http_artifact_repo},
 };
 
 int mlflow__artifact_repo(const char *root_uri, const struct mlflow__artifact_repo_ops **out,

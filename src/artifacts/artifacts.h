@@ -1,8 +1,8 @@
 /*
  * artifacts.h - artifact repositories: where a run's files go, chosen by
- * the scheme of its artifact URI (file: and plain paths today; the
- * mlflow-artifacts proxy, http(s) and s3 are rows to add to the table in
- * artifacts.c).
+ * the scheme of its artifact URI (file: and plain paths, and http(s) for an
+ * MLflow server's artifacts service, which mlflow-artifacts: URIs resolve
+ * to; s3 is a row to add to the table in artifacts.c).
  *
  * Every `artifact_path` argument has passed mlflow__validate_artifact_path;
  * repositories check containment again where they touch the filesystem.
@@ -44,6 +44,16 @@ MLFLOW_INTERNAL int mlflow__artifacts_log_path(const char *root_uri, const char 
                                                struct mlflow_error *err);
 
 MLFLOW_INTERNAL extern const struct mlflow__artifact_repo_ops mlflow__local_artifact_repo;
+/* http(s) URLs of an MLflow artifacts service (http.c). */
+MLFLOW_INTERNAL extern const struct mlflow__artifact_repo_ops mlflow__http_artifact_repo;
+
+/* The URI a repository works on for artifact_uri: an mlflow-artifacts: URI
+ * becomes the http(s) URL of the tracking server's artifacts service (spec
+ * section 10; INVALID_PARAMETER_VALUE unless tracking_uri is http or
+ * https), anything else is copied. Caller frees *out. */
+MLFLOW_INTERNAL int mlflow__artifact_uri_resolve(const char *artifact_uri,
+                                                 const char *tracking_uri, char **out,
+                                                 struct mlflow_error *err);
 
 #ifdef __cplusplus
 }

@@ -42,9 +42,17 @@ static bool is_dir(const char *path)
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int lock_dir(const char *path, int how, int *fd_out, struct mlflow_error *err)
+/* A directory and not a symlink to one. */
+static bool is_real_dir(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* flags: O_NOFOLLOW for a run directory (a symlink is not a run). */
+static int lock_dir(const char *path, int flags, int how, int *fd_out, struct mlflow_error *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
     if (fd < 0)
         return mlflow__seterr_sys(err, errno, "Cannot open '%s'", path);
     while (flock(fd, how) != 0) {
@@ -65,9 +73,12 @@ static void unlock_dir(int fd)
 }
 
 /* Names of the sub-directories of dir that may be experiments or runs.
- * skip: NULL-terminated reserved names. Free with free_names. */
-static int list_subdirs(const char *dir, const char *const *skip, char ***out, size_t *n,
-                        struct mlflow_error *err)
+ * skip: NULL-terminated reserved names. follow: a symlink to a directory
+ * counts (experiments, as os.path.isdir() in MLflow); a run directory that
+ * is a symlink is not a run, so nothing is written through it. Free with
+ * free_names. */
+static int list_subdirs(const char *dir, const char *const *skip, bool follow, char ***out,
+                        size_t *n, struct mlflow_error *err)
 {
     *out = NULL;
     *n = 0;
@@ -90,11 +101,11 @@ static int list_subdirs(const char *dir, const char *const *skip, char ***out, s
         if (reserved || !mlflow__fs_id_safe(name))
             continue;
         if (de->d_type != DT_DIR) {
-            /* os.path.isdir() follows symlinks; so do we here. */
             char p[FS_PATH_MAX];
-            if (de->d_type != DT_UNKNOWN && de->d_type != DT_LNK)
+            if (de->d_type != DT_UNKNOWN && (de->d_type != DT_LNK || !follow))
                 continue;
-            if (snprintf(p, sizeof p, "%s/%s", dir, name) >= (int)sizeof p || !is_dir(p))
+            if (snprintf(p, sizeof p, "%s/%s", dir, name) >= (int)sizeof p ||
+                !(follow ? is_dir(p) : is_real_dir(p)))
                 continue;
         }
         if (*n == cap) {
@@ -152,6 +163,10 @@ int mlflow__fs_find_run(struct file_store *fs, const char *run_id, char *dir, ch
     if (!mlflow__fs_id_safe(run_id))
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE, "Invalid run ID: '%.100s'",
                               run_id);
+    for (const char *const *r = EXP_RESERVED; *r; r++)
+        if (strcmp(run_id, *r) == 0)
+            return mlflow__seterr(err, MLFLOW_RESOURCE_DOES_NOT_EXIST, "Run '%s' not found",
+                                  run_id);
     const char *parents[] = {fs->root, fs->trash};
     for (int i = 0; i < 2; i++) {
         DIR *d = opendir(parents[i]);
@@ -164,7 +179,7 @@ int mlflow__fs_find_run(struct file_store *fs, const char *run_id, char *dir, ch
                 continue;
             if (snprintf(dir, FS_PATH_MAX, "%s/%s/%s", parents[i], de->d_name, run_id) <
                     FS_PATH_MAX &&
-                strlen(de->d_name) < FS_ID_MAX && is_dir(dir)) {
+                strlen(de->d_name) < FS_ID_MAX && is_real_dir(dir)) {
                 snprintf(exp_id, FS_ID_MAX, "%s", de->d_name);
                 found = true;
             }
@@ -244,14 +259,17 @@ static int bad_key(const char *kind, const char *key, struct mlflow_error *err)
                           kind, key);
 }
 
-static int write_tag(const char *dir, const char *key, const char *value,
+/* flags: FS_FOLLOW_BASE when dir is an experiment's. */
+static int write_tag(const char *dir, int flags, const char *key, const char *value,
                      struct mlflow_error *err)
 {
     char rel[FS_PATH_MAX];
     int rc = mlflow__fs_path(rel, err, "tags/%s", key);
     if (!value)
         value = "";
-    return rc ? rc : mlflow__fs_write_value(dir, rel, value, strlen(value), FS_REPLACE, NULL, err);
+    return rc ? rc
+              : mlflow__fs_write_value(dir, rel, value, strlen(value), FS_REPLACE | flags, NULL,
+                                       err);
 }
 
 /* Reads the experiment in dir into a fresh result object. */
@@ -281,7 +299,7 @@ static int for_each_experiment(struct file_store *fs, bool deleted, exp_visit_fn
     const char *parent = deleted ? fs->trash : fs->root;
     char **names;
     size_t n;
-    int rc = list_subdirs(parent, deleted ? NULL : ROOT_RESERVED, &names, &n, err);
+    int rc = list_subdirs(parent, deleted ? NULL : ROOT_RESERVED, true, &names, &n, err);
     for (size_t i = 0; !rc && i < n; i++) {
         char dir[FS_PATH_MAX];
         struct mlflow_experiment *e;
@@ -340,15 +358,14 @@ static int name_taken(struct mlflow_experiment *e, struct mlflow_error *err)
     return rc;
 }
 
-/* Writes meta.yaml (and tags) of a new experiment into a new directory. */
-static int create_experiment_dir(struct file_store *fs, const char *id, const char *name,
-                                 const char *artifact_location, const struct mlflow_kv *tags,
-                                 size_t n_tags, struct mlflow_error *err)
+/* Writes meta.yaml (and tags) of a new experiment into dir, a new
+ * directory that is not yet in its place. */
+static int write_new_experiment(struct file_store *fs, const char *dir, const char *id,
+                                const char *name, const char *artifact_location,
+                                const struct mlflow_kv *tags, size_t n_tags,
+                                struct mlflow_error *err)
 {
-    char dir[FS_PATH_MAX];
-    int rc = mlflow__fs_path(dir, err, "%s/%s", fs->root, id);
-    if (rc)
-        return rc;
+    int rc;
     char *loc = artifact_location ? resolve_uri_if_local(artifact_location)
                                   : uri_append(fs->artifact_root, id, NULL);
     if (!loc)
@@ -364,7 +381,7 @@ static int create_experiment_dir(struct file_store *fs, const char *id, const ch
     };
     rc = mlflow__fs_write_experiment_meta(dir, &e, false, err);
     for (size_t i = 0; !rc && i < n_tags; i++)
-        rc = write_tag(dir, tags[i].key, tags[i].value, err);
+        rc = write_tag(dir, 0, tags[i].key, tags[i].value, err);
     mlflow__free(loc);
     return rc;
 }
@@ -387,7 +404,7 @@ static int change_run(const char *run_dir, const char *exp_id, const struct run_
                       struct mlflow_error *err)
 {
     int lock;
-    int rc = lock_dir(run_dir, LOCK_EX, &lock, err);
+    int rc = lock_dir(run_dir, O_NOFOLLOW, LOCK_EX, &lock, err);
     if (rc)
         return rc;
     struct mlflow_run_info *info = mlflow__obj_new(sizeof *info);
@@ -427,7 +444,7 @@ static int change_all_runs(const char *exp_path, const char *exp_id, const struc
 {
     char **names;
     size_t n;
-    int rc = list_subdirs(exp_path, EXP_RESERVED, &names, &n, err);
+    int rc = list_subdirs(exp_path, EXP_RESERVED, false, &names, &n, err);
     for (size_t i = 0; !rc && i < n; i++) {
         char dir[FS_PATH_MAX], meta[FS_PATH_MAX];
         struct mlflow_error ignored;
@@ -442,6 +459,9 @@ static int change_all_runs(const char *exp_path, const char *exp_id, const struc
 
 /* ---- experiments ---- */
 
+/* The experiment is built in a temporary folder of the root and renamed
+ * into place whole: a reader never sees it half made, and a failure (a tag
+ * that cannot be written) leaves nothing behind. */
 static int fs_create_experiment(struct mlflow__store *s, const char *name,
                                 const char *artifact_location, const struct mlflow_kv *tags,
                                 size_t n_tags, char **out_id, struct mlflow_error *err)
@@ -451,7 +471,7 @@ static int fs_create_experiment(struct mlflow__store *s, const char *name,
     if (!tags_safe(tags, n_tags, &bad))
         return bad_key("tag", bad, err);
     int lock;
-    int rc = lock_dir(fs->root, LOCK_EX, &lock, err);
+    int rc = lock_dir(fs->root, 0, LOCK_EX, &lock, err);
     if (rc)
         return rc;
     struct mlflow_experiment *same;
@@ -459,28 +479,37 @@ static int fs_create_experiment(struct mlflow__store *s, const char *name,
     if (!rc && same)
         rc = name_taken(same, err);
     char id[19];
-    char dir[FS_PATH_MAX], trashed[FS_PATH_MAX];
+    char tmp[FS_PATH_MAX], dir[FS_PATH_MAX], trashed[FS_PATH_MAX];
+    bool made = false;
+    if (!rc) {
+        int e = mlflow__fs_make_temp_dir(fs->root, FS_TMP_PREFIX, tmp);
+        if (e)
+            rc = mlflow__seterr_sys(err, e, "Cannot create a directory in '%s'", fs->root);
+        made = !e;
+    }
+    mlflow__experiment_id18(id);
+    if (!rc)
+        rc = write_new_experiment(fs, tmp, id, name, artifact_location, tags, n_tags, err);
     for (int attempt = 0; !rc; attempt++) {
-        mlflow__experiment_id18(id);
+        struct stat st;
         snprintf(dir, sizeof dir, "%s/%s", fs->root, id);
         snprintf(trashed, sizeof trashed, "%s/%s", fs->trash, id);
-        if (is_dir(trashed))
-            continue;
-        if (mkdir(dir, 0777) == 0)
+        int e = lstat(trashed, &st) == 0 ? EEXIST : mlflow__fs_rename_noreplace(tmp, dir);
+        if (!e) {
+            made = false;
             break;
-        if (errno != EEXIST || attempt > 100)
-            rc = mlflow__seterr_sys(err, errno, "Cannot create experiment directory '%s'", dir);
-    }
-    if (!rc) {
-        rc = create_experiment_dir(fs, id, name, artifact_location, tags, n_tags, err);
-        if (rc) {
-            /* Leave no half-made experiment behind. */
-            char meta[FS_PATH_MAX];
-            if (snprintf(meta, sizeof meta, "%s/meta.yaml", dir) < (int)sizeof meta)
-                unlink(meta);
-            rmdir(dir);
         }
+        if ((e != EEXIST && e != ENOTEMPTY) || attempt > 100) {
+            rc = mlflow__seterr_sys(err, e, "Cannot create experiment directory '%s'", dir);
+            break;
+        }
+        /* The id is taken (vanishingly rare): the meta.yaml names it, so
+         * write that again under a new one. */
+        mlflow__experiment_id18(id);
+        rc = write_new_experiment(fs, tmp, id, name, artifact_location, NULL, 0, err);
     }
+    if (made)
+        mlflow__fs_remove_tree(tmp);
     unlock_dir(lock);
     if (!rc && !(*out_id = mlflow__strdup(id)))
         rc = mlflow__oom(err);
@@ -617,7 +646,7 @@ static int fs_delete_experiment(struct mlflow__store *s, const char *id, struct 
                               "reserved experiment.");
     char dir[FS_PATH_MAX], dest[FS_PATH_MAX];
     int lock;
-    int rc = lock_dir(fs->root, LOCK_EX, &lock, err);
+    int rc = lock_dir(fs->root, 0, LOCK_EX, &lock, err);
     if (rc)
         return rc;
     struct mlflow_experiment *e = NULL;
@@ -658,7 +687,7 @@ static int fs_restore_experiment(struct mlflow__store *s, const char *id,
     struct file_store *fs = FS(s);
     char src[FS_PATH_MAX], dir[FS_PATH_MAX];
     int lock;
-    int rc = lock_dir(fs->root, LOCK_EX, &lock, err);
+    int rc = lock_dir(fs->root, 0, LOCK_EX, &lock, err);
     if (rc)
         return rc;
     struct mlflow_experiment *e = NULL;
@@ -699,7 +728,7 @@ static int fs_rename_experiment(struct mlflow__store *s, const char *id, const c
     struct file_store *fs = FS(s);
     char dir[FS_PATH_MAX];
     int lock;
-    int rc = lock_dir(fs->root, LOCK_EX, &lock, err);
+    int rc = lock_dir(fs->root, 0, LOCK_EX, &lock, err);
     if (rc)
         return rc;
     struct mlflow_experiment *e = NULL, *same = NULL;
@@ -743,7 +772,7 @@ static int fs_set_experiment_tag(struct mlflow__store *s, const char *id, const 
                             "tags",
                             id);
     if (!rc)
-        rc = write_tag(dir, key, value, err);
+        rc = write_tag(dir, FS_FOLLOW_BASE, key, value, err);
     mlflow__obj_free(e);
     return rc;
 }
@@ -788,10 +817,10 @@ static int new_run_dir(const char *exp_path, const struct mlflow_experiment *e, 
     bool has_name_tag = false;
     for (size_t i = 0; !rc && i < n_tags; i++) {
         has_name_tag |= strcmp(tags[i].key, RUN_NAME_TAG) == 0;
-        rc = write_tag(run_dir, tags[i].key, tags[i].value, err);
+        rc = write_tag(run_dir, 0, tags[i].key, tags[i].value, err);
     }
     if (!rc && !has_name_tag && run_name[0])
-        rc = write_tag(run_dir, RUN_NAME_TAG, run_name, err);
+        rc = write_tag(run_dir, 0, RUN_NAME_TAG, run_name, err);
     char *artifact_uri = rc ? NULL : uri_append(e->artifact_location, run_id, "artifacts");
     if (!rc && !artifact_uri)
         rc = mlflow__oom(err);
@@ -832,7 +861,7 @@ static int fs_create_run(struct mlflow__store *s, const char *experiment_id, con
     }
     /* Shared root lock: an experiment cannot move to .trash meanwhile. */
     int lock;
-    int rc = lock_dir(fs->root, LOCK_SH, &lock, err);
+    int rc = lock_dir(fs->root, 0, LOCK_SH, &lock, err);
     if (rc)
         return rc;
     char dir[FS_PATH_MAX], run_dir[FS_PATH_MAX];
@@ -881,7 +910,7 @@ static int fs_update_run(struct mlflow__store *s, const char *run_id, int status
     ch.end_time = end_time;
     ch.run_name = run_name && run_name[0] ? run_name : NULL;
     if (ch.run_name)
-        rc = write_tag(dir, RUN_NAME_TAG, run_name, err);
+        rc = write_tag(dir, 0, RUN_NAME_TAG, run_name, err);
     if (!rc)
         rc = change_run(dir, exp_id, &ch, err);
     mlflow__fcache_stale(fs->cache, run_id);
@@ -932,14 +961,14 @@ static int log_param(const char *run_dir, const char *run_id, const char *key, c
     size_t n = strlen(value);
     char *old = NULL;
     size_t old_len = 0;
-    int e = mlflow__fs_read_file(path, &old, &old_len);
+    int e = mlflow__fs_read_below(run_dir, rel, 0, &old, &old_len);
     if (e == ENOENT) {
         bool existed;
         if ((rc = mlflow__fs_write_value(run_dir, rel, value, n, FS_CREATE_ONCE, &existed, err)))
             return rc;
         if (!existed)
             return MLFLOW_OK;
-        e = mlflow__fs_read_file(path, &old, &old_len); /* lost a race: compare */
+        e = mlflow__fs_read_below(run_dir, rel, 0, &old, &old_len); /* lost a race: compare */
     }
     if (e == ENOMEM)
         return mlflow__oom(err);
@@ -1033,7 +1062,7 @@ static int fs_log_batch(struct mlflow__store *s, const char *run_id,
             mlflow__fcache_stale(fs->cache, run_id);
         }
         if (!rc)
-            rc = write_tag(dir, tags[i].key, tags[i].value, err);
+            rc = write_tag(dir, 0, tags[i].key, tags[i].value, err);
     }
     return rc;
 }
@@ -1043,16 +1072,31 @@ static int fs_delete_tag(struct mlflow__store *s, const char *run_id, const char
 {
     if (!mlflow__fs_key_safe(key))
         return bad_key("tag", key, err);
-    char dir[FS_PATH_MAX], path[FS_PATH_MAX];
+    char dir[FS_PATH_MAX], rel[FS_PATH_MAX];
     int rc = mlflow__fcache_run_dir(FS(s), run_id, true, dir, NULL, err);
     if (!rc)
-        rc = mlflow__fs_path(path, err, "%s/tags/%s", dir, key);
-    if (rc || unlink(path) == 0)
+        rc = mlflow__fs_path(rel, err, "tags/%s", key);
+    if (rc)
         return rc;
-    if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR)
+    /* Beneath the run's descriptor: a folder of the key that is a symlink
+     * holds no tags. */
+    int bfd, dfd = -1;
+    const char *leaf;
+    int e = mlflow__fs_open_base(dir, 0, &bfd);
+    if (!e) {
+        e = mlflow__fs_dir_below(bfd, rel, false, &dfd, &leaf);
+        if (!e && unlinkat(dfd, leaf, 0) != 0)
+            e = errno;
+        if (dfd >= 0 && dfd != bfd)
+            close(dfd);
+        close(bfd);
+    }
+    if (!e)
+        return MLFLOW_OK;
+    if (e == ENOENT || e == ENOTDIR || e == EISDIR || e == ELOOP)
         return mlflow__seterr(err, MLFLOW_RESOURCE_DOES_NOT_EXIST,
                               "No tag with name: %s in run with id %s", key, run_id);
-    return mlflow__seterr_sys(err, errno, "Cannot delete tag file '%s'", path);
+    return mlflow__seterr_sys(err, e, "Cannot delete tag file '%s/%s'", dir, rel);
 }
 
 static int fs_get_metric_history(struct mlflow__store *s, const char *run_id, const char *key,
@@ -1100,22 +1144,36 @@ static int collect_runs(struct file_store *fs, const char *exp_id,
         return MLFLOW_OK; /* unknown experiments contribute nothing, as in MLflow */
     char **names;
     size_t n;
-    int rc = list_subdirs(dir, EXP_RESERVED, &names, &n, err);
+    int rc = list_subdirs(dir, EXP_RESERVED, false, &names, &n, err);
     for (size_t i = 0; !rc && i < n; i++) {
         char run_dir[FS_PATH_MAX];
-        struct mlflow_run *r;
-        int lr = mlflow__fs_path(run_dir, &ignored, "%s/%s", dir, names[i]);
-        if (!lr)
-            lr = load_run(run_dir, &r, &ignored);
-        if (lr == MLFLOW_RESOURCE_EXHAUSTED) {
+        struct mlflow_run *r = mlflow__obj_new(sizeof *r);
+        if (!r) {
             rc = mlflow__oom(err);
             break;
         }
-        if (lr)
-            continue; /* not a run (no readable meta.yaml) */
-        if (strcmp(r->info.experiment_id, exp_id) != 0 ||
-            !view_matches(q->view_type, r->info.lifecycle_stage) ||
-            !mlflow__run_matches(q->filter, r)) {
+        struct mlflow__arena *a = mlflow__obj_arena(r);
+        int lr = mlflow__fs_path(run_dir, &ignored, "%s/%s", dir, names[i]);
+        if (!lr)
+            lr = mlflow__fs_read_run_meta(a, run_dir, &r->info, &ignored);
+        if (lr == MLFLOW_RESOURCE_EXHAUSTED)
+            rc = mlflow__oom(err);
+        /* Not a run without a readable meta.yaml, as in MLflow; a run of
+         * another experiment or view is not read further. */
+        if (lr || strcmp(r->info.experiment_id, exp_id) != 0 ||
+            !view_matches(q->view_type, r->info.lifecycle_stage)) {
+            mlflow__obj_free(r);
+            continue;
+        }
+        /* Past its meta.yaml a run is readable whatever damage its files
+         * have (see file_store.h); what still fails here is the system (an
+         * I/O error, permissions), and that fails the search rather than
+         * leaving the run out unnoticed. */
+        if ((rc = mlflow__fs_read_run_data(a, run_dir, r, err))) {
+            mlflow__obj_free(r);
+            break;
+        }
+        if (!mlflow__run_matches(q->filter, r)) {
             mlflow__obj_free(r);
             continue;
         }
@@ -1226,30 +1284,98 @@ static const struct mlflow__store_ops file_ops = {
     .default_artifact_root = fs_default_artifact_root,
 };
 
-/* A missing root is created with experiment 0 "Default", as MLflow does; an
- * existing root only gets .trash. */
+/* A new store appears whole. The root, with experiment 0 "Default" (as
+ * MLflow makes it) and .trash, is built under a temporary name beside it and
+ * renamed into place, so a process opening the store at the same time sees
+ * either no root or a complete one; if several race, one rename wins and the
+ * others drop their copies and use the winner's. */
+static int make_root(struct file_store *fs, struct mlflow_error *err)
+{
+    const char *slash = strrchr(fs->root, '/');
+    char parent[FS_PATH_MAX], prefix[160], tmp[FS_PATH_MAX], path[FS_PATH_MAX];
+    snprintf(parent, sizeof parent, "%.*s", slash == fs->root ? 1 : (int)(slash - fs->root),
+             fs->root);
+    snprintf(prefix, sizeof prefix, ".%.100s" FS_TMP_PREFIX, slash + 1);
+    int e = mlflow__mkdirs(parent);
+    if (!e)
+        e = mlflow__fs_make_temp_dir(strcmp(parent, "/") == 0 ? "" : parent, prefix, tmp);
+    if (e)
+        return mlflow__seterr_sys(err, e, "Cannot create the store directory '%s'", fs->root);
+    int rc = mlflow__fs_path(path, err, "%s/%s", tmp, DEFAULT_EXPERIMENT_ID);
+    if (!rc && mkdir(path, 0777) != 0)
+        rc = mlflow__seterr_sys(err, errno, "Cannot create '%s'", path);
+    if (!rc)
+        rc = write_new_experiment(fs, path, DEFAULT_EXPERIMENT_ID, "Default", NULL, NULL, 0, err);
+    if (!rc && (rc = mlflow__fs_path(path, err, "%s/.trash", tmp)) == 0 && mkdir(path, 0777) != 0)
+        rc = mlflow__seterr_sys(err, errno, "Cannot create '%s'", path);
+    if (!rc && (e = mlflow__fs_rename_noreplace(tmp, fs->root)) == 0)
+        return MLFLOW_OK;
+    if (!rc && e != EEXIST && e != ENOTEMPTY)
+        rc = mlflow__seterr_sys(err, e, "Cannot create the store directory '%s'", fs->root);
+    mlflow__fs_remove_tree(tmp);
+    return rc;
+}
+
+/* Older versions made 0/ and then wrote its meta.yaml, so a crash in
+ * between left a store whose default experiment could never be read. A 0/
+ * without meta.yaml that holds nothing but our temporary files is that
+ * half-made experiment, and is finished; a 0/ with anything else in it is
+ * somebody's data and is left as it is. */
+static int repair_default(struct file_store *fs, struct mlflow_error *err)
+{
+    char dir[FS_PATH_MAX], meta[FS_PATH_MAX];
+    struct stat st;
+    int rc;
+    if ((rc = mlflow__fs_path(dir, err, "%s/%s", fs->root, DEFAULT_EXPERIMENT_ID)) ||
+        (rc = mlflow__fs_path(meta, err, "%s/meta.yaml", dir)))
+        return rc;
+    if (lstat(meta, &st) == 0 || errno != ENOENT || lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return MLFLOW_OK;
+    DIR *d = opendir(dir);
+    if (!d)
+        return MLFLOW_OK;
+    bool ours = true;
+    struct dirent *de;
+    while (ours && (de = readdir(d)))
+        ours = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+               strncmp(de->d_name, FS_TMP_PREFIX, sizeof FS_TMP_PREFIX - 1) == 0;
+    closedir(d);
+    if (!ours)
+        return MLFLOW_OK;
+    /* Written aside and linked into place: of several processes repairing
+     * at once, the first wins and the others keep its file. */
+    char tmp[FS_PATH_MAX], made[FS_PATH_MAX];
+    int e = mlflow__fs_make_temp_dir(fs->root, FS_TMP_PREFIX, tmp);
+    if (e)
+        return mlflow__seterr_sys(err, e, "Cannot create a directory in '%s'", fs->root);
+    if (!(rc = write_new_experiment(fs, tmp, DEFAULT_EXPERIMENT_ID, "Default", NULL, NULL, 0,
+                                    err)) &&
+        !(rc = mlflow__fs_path(made, err, "%s/meta.yaml", tmp)) && link(made, meta) != 0 &&
+        errno != EEXIST)
+        rc = mlflow__seterr_sys(err, errno, "Cannot write '%s'", meta);
+    mlflow__fs_remove_tree(tmp);
+    return rc;
+}
+
 static int init_root(struct file_store *fs, struct mlflow_error *err)
 {
     struct stat st;
-    if (stat(fs->root, &st) == 0) {
-        if (!S_ISDIR(st.st_mode))
-            return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE, "'%s' is not a directory.",
-                                  fs->root);
-    } else if (errno == ENOENT) {
-        int e = mlflow__mkdirs(fs->root);
-        if (e)
-            return mlflow__seterr_sys(err, e, "Cannot create the store directory '%s'", fs->root);
-        char dir[FS_PATH_MAX];
-        int rc = mlflow__fs_path(dir, err, "%s/%s", fs->root, DEFAULT_EXPERIMENT_ID);
-        if (rc)
+    int rc;
+    if (stat(fs->root, &st) != 0) {
+        if (errno != ENOENT)
+            return mlflow__seterr_sys(err, errno, "Cannot access '%s'", fs->root);
+        if ((rc = make_root(fs, err)))
             return rc;
-        /* Whoever makes the directory writes it (two processes may race). */
-        if (mkdir(dir, 0777) == 0 &&
-            (rc = create_experiment_dir(fs, DEFAULT_EXPERIMENT_ID, "Default", NULL, NULL, 0, err)))
-            return rc;
-    } else {
-        return mlflow__seterr_sys(err, errno, "Cannot access '%s'", fs->root);
+        if (stat(fs->root, &st) != 0)
+            return mlflow__seterr_sys(err, errno, "Cannot access '%s'", fs->root);
     }
+    if (!S_ISDIR(st.st_mode))
+        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE, "'%s' is not a directory.",
+                              fs->root);
+    /* An existing root only gets .trash, and the repair above, which is
+     * best effort: if it fails, experiment 0 stays as unreadable as it was. */
+    struct mlflow_error ignored;
+    repair_default(fs, &ignored);
     if (mkdir(fs->trash, 0777) != 0 && errno != EEXIST)
         return mlflow__seterr_sys(err, errno, "Cannot create '%s'", fs->trash);
     return MLFLOW_OK;
@@ -1258,6 +1384,12 @@ static int init_root(struct file_store *fs, struct mlflow_error *err)
 int mlflow__file_store_open(const char *root_path, struct mlflow__store **out,
                             struct mlflow_error *err)
 {
+    return mlflow__file_store_open_ex(root_path, NULL, out, err);
+}
+
+int mlflow__file_store_open_ex(const char *root_path, const char *artifact_root,
+                               struct mlflow__store **out, struct mlflow_error *err)
+{
     *out = NULL;
     struct file_store *fs = mlflow__calloc(1, sizeof *fs);
     if (!fs)
@@ -1265,8 +1397,9 @@ int mlflow__file_store_open(const char *root_path, struct mlflow__store **out,
     fs->base.ops = &file_ops;
     fs->root = mlflow__abspath(root_path && *root_path ? root_path : "mlruns");
     fs->trash = fs->root ? mlflow__path_join(fs->root, ".trash") : NULL;
-    fs->artifact_root = fs->root ? mlflow__path_to_file_uri(fs->root) : NULL;
-    fs->base.uri = fs->artifact_root ? mlflow__strdup(fs->artifact_root) : NULL;
+    fs->base.uri = fs->root ? mlflow__path_to_file_uri(fs->root) : NULL;
+    fs->artifact_root = artifact_root ? mlflow__strdup(artifact_root)
+                        : fs->base.uri ? mlflow__strdup(fs->base.uri) : NULL;
     fs->cache = mlflow__fcache_new();
     int rc;
     if (!fs->root || !fs->trash || !fs->artifact_root || !fs->base.uri || !fs->cache)

@@ -60,6 +60,7 @@ struct mfd {
     uint64_t hash;
     int fd;
     unsigned pins;
+    bool torn; /* a write failed half way: the file may end in part of a line */
     struct mfd *hnext;
     struct mfd *rprev, *rnext; /* the run's list */
     struct mfd *prev, *next;   /* LRU, most recent after the sentinel */
@@ -165,30 +166,20 @@ static void fd_table_grow(struct fcache *c)
     c->fd_buckets = nb;
 }
 
+/* Opens (creating) metrics/<key> beneath the run's directory: no symlink on
+ * the way is followed and a FIFO is refused rather than waited on. Only the
+ * first append of a key pays for this; the descriptor is kept. */
 static int open_metric(const struct run_ent *e, const char *key, int *fd_out,
                        struct mlflow_error *err)
 {
-    char path[FS_PATH_MAX];
-    int rc = mlflow__fs_path(path, err, "%s/metrics/%s", e->dir, key);
+    char rel[FS_PATH_MAX];
+    int rc = mlflow__fs_path(rel, err, "metrics/%s", key);
     if (rc)
         return rc;
-    for (int attempt = 0;; attempt++) {
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0666);
-        if (fd >= 0) {
-            *fd_out = fd;
-            return MLFLOW_OK;
-        }
-        int e_no = errno;
-        if (e_no == ENOENT && attempt == 0) {
-            /* metrics/ missing, or the first key under a new '/' folder. */
-            char rel[FS_PATH_MAX];
-            snprintf(rel, sizeof rel, "metrics/%s", key);
-            *strrchr(rel, '/') = '\0';
-            if ((e_no = mlflow__fs_mkdirs_under(e->dir, rel)) == 0)
-                continue;
-        }
-        return mlflow__seterr_sys(err, e_no, "Cannot open metric file '%s'", path);
-    }
+    int e_no = mlflow__fs_open_below(e->dir, rel, O_WRONLY | O_APPEND | O_CREAT, fd_out);
+    if (e_no)
+        return mlflow__seterr_sys(err, e_no, "Cannot open metric file '%s/%s'", e->dir, rel);
+    return MLFLOW_OK;
 }
 
 /* The pinned descriptor for (e, key); caller holds the lock. */
@@ -447,36 +438,63 @@ int mlflow__fcache_run_dir(struct file_store *fs, const char *run_id, bool need_
     return rc;
 }
 
+static int write_all(int fd, const char *buf, size_t len, size_t *done)
+{
+    *done = 0;
+    while (len > 0) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return errno;
+        }
+        buf += w;
+        len -= (size_t)w;
+        *done += (size_t)w;
+    }
+    return 0;
+}
+
 int mlflow__fcache_append(struct file_store *fs, const char *run_id, const char *key,
                           const char *buf, size_t len, struct mlflow_error *err)
 {
     struct fcache *c = fs->cache;
     struct run_ent *e;
     struct mfd *m = NULL;
+    bool mend = false;
     pthread_mutex_lock(&c->mu);
     int rc = ent_get(fs, run_id, &e, err);
     if (!rc && e->deleted)
         rc = not_active(run_id, err);
     if (!rc)
         rc = mfd_get(c, e, key, &m, err);
+    if (!rc) {
+        mend = m->torn;
+        m->torn = false;
+    }
     pthread_mutex_unlock(&c->mu);
     if (rc)
         return rc;
     /* One write() of whole lines on an O_APPEND descriptor: other writers,
-     * in this process or another, can never split a line. */
-    int fd = m->fd;
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = mlflow__seterr_sys(err, errno, "Cannot append to metric '%s' of run '%s'", key,
-                                    run_id);
-            break;
-        }
-        buf += w;
-        len -= (size_t)w;
+     * in this process or another, can never split a line. Only a hard error
+     * half way (no space left, a file size limit) leaves part of a line at
+     * the end; the next append here then ends it first, so one point is
+     * lost (readers skip the broken line) instead of two glued into one. */
+    size_t done = 0;
+    int e_no = mend ? write_all(m->fd, "\n", 1, &done) : 0;
+    bool torn = e_no != 0;
+    if (!e_no) {
+        e_no = write_all(m->fd, buf, len, &done);
+        torn = e_no && done > 0;
     }
+    if (torn) {
+        pthread_mutex_lock(&c->mu);
+        m->torn = true;
+        pthread_mutex_unlock(&c->mu);
+    }
+    if (e_no)
+        rc = mlflow__seterr_sys(err, e_no, "Cannot append to metric '%s' of run '%s'", key,
+                                run_id);
     mfd_unpin(c, m);
     return rc;
 }

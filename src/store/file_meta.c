@@ -7,6 +7,11 @@
  * processes can never both "win" a first write. The temporary files live in
  * the run (or experiment) directory itself, which no reader walks, so
  * MLflow's own readers never see them.
+ *
+ * Store contents are not trusted: nothing is opened through a symlink or
+ * waited on (a FIFO is refused, not opened for good), a meta.yaml is read
+ * only up to FS_META_MAX, and key folders are walked one descriptor at a
+ * time beneath their run (security rule R2).
  */
 #include "file_store.h"
 
@@ -23,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TMP_PREFIX ".mlflow-c-tmp-"
+#define TMP_PREFIX FS_TMP_PREFIX
 #define MAX_KEY_DEPTH 128
 
 /* ---- names and paths ---- */
@@ -60,15 +65,21 @@ bool mlflow__fs_id_safe(const char *id)
     return id && *id && id[0] != '.' && !strchr(id, '/') && strlen(id) < FS_ID_MAX;
 }
 
-int mlflow__fs_read_file(const char *path, char **buf, size_t *len)
+/* ---- reading files ---- */
+
+/* 0 for a regular file; the errno read_file promises otherwise. */
+static int regular_or_errno(const struct stat *st)
 {
-    *buf = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return errno;
+    return S_ISREG(st->st_mode) ? 0 : S_ISDIR(st->st_mode) ? EISDIR : EINVAL;
+}
+
+/* Reads the open file fd whole and closes it. */
+static int read_fd(int fd, size_t max, char **buf, size_t *len)
+{
     struct stat st;
-    int e = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+    int e = fstat(fd, &st) != 0 ? errno : regular_or_errno(&st);
+    if (!e && (uint64_t)st.st_size > max)
+        e = EFBIG;
     if (e) {
         close(fd);
         return e;
@@ -82,11 +93,11 @@ int mlflow__fs_read_file(const char *path, char **buf, size_t *len)
     for (;;) {
         if (n == cap) {
             /* The file grew while we read it (a concurrent append). */
-            char *nb = mlflow__realloc(b, cap * 2 + 1);
+            char *nb = n > max ? NULL : mlflow__realloc(b, cap * 2 + 1);
             if (!nb) {
                 mlflow__free(b);
                 close(fd);
-                return ENOMEM;
+                return n > max ? EFBIG : ENOMEM;
             }
             b = nb;
             cap *= 2;
@@ -105,30 +116,178 @@ int mlflow__fs_read_file(const char *path, char **buf, size_t *len)
         n += (size_t)r;
     }
     close(fd);
+    if (n > max) {
+        mlflow__free(b);
+        return EFBIG;
+    }
     b[n] = '\0';
     *buf = b;
     *len = n;
     return 0;
 }
 
-int mlflow__fs_mkdirs_under(const char *base, const char *rel)
+/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer
+ * forever (it has no effect on a regular file). */
+#define OPEN_SAFE (O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+
+int mlflow__fs_read_file_max(const char *path, size_t max, char **buf, size_t *len)
 {
-    char path[FS_PATH_MAX];
-    int n = snprintf(path, sizeof path, "%s/%s", base, rel);
-    if (n < 0 || n >= (int)sizeof path)
-        return ENAMETOOLONG;
-    size_t start = strlen(base) + 1;
-    for (size_t i = start;; i++) {
-        if (path[i] == '/' || path[i] == '\0') {
-            char saved = path[i];
-            path[i] = '\0';
-            if (mkdir(path, 0777) != 0 && errno != EEXIST)
-                return errno;
-            path[i] = saved;
-            if (!saved)
-                return 0;
+    *buf = NULL;
+    *len = 0;
+    int fd = open(path, O_RDONLY | OPEN_SAFE);
+    return fd < 0 ? errno : read_fd(fd, max, buf, len);
+}
+
+int mlflow__fs_read_file(const char *path, char **buf, size_t *len)
+{
+    return mlflow__fs_read_file_max(path, SIZE_MAX - 1, buf, len);
+}
+
+/* ---- files below a run or experiment directory ---- */
+
+int mlflow__fs_open_base(const char *base, int flags, int *fd)
+{
+    int nofollow = flags & FS_FOLLOW_BASE ? 0 : O_NOFOLLOW;
+    *fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC | nofollow);
+    return *fd < 0 ? errno : 0;
+}
+
+#define DIR_BELOW (O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+
+int mlflow__fs_dir_below(int base_fd, const char *rel, bool create, int *dir_fd,
+                         const char **leaf)
+{
+    int dfd = base_fd;
+    const char *seg = rel;
+    for (const char *slash; (slash = strchr(seg, '/')); seg = slash + 1) {
+        char name[NAME_MAX + 1];
+        size_t n = (size_t)(slash - seg);
+        int e = 0;
+        if (n == 0 || n > NAME_MAX)
+            e = n ? ENAMETOOLONG : EINVAL;
+        int next = -1;
+        if (!e) {
+            memcpy(name, seg, n);
+            name[n] = '\0';
+            next = openat(dfd, name, DIR_BELOW);
+            if (next < 0 && errno == ENOENT && create &&
+                (mkdirat(dfd, name, 0777) == 0 || errno == EEXIST))
+                next = openat(dfd, name, DIR_BELOW);
+            if (next < 0)
+                e = errno;
         }
+        if (dfd != base_fd)
+            close(dfd);
+        if (e)
+            return e;
+        dfd = next;
     }
+    *dir_fd = dfd;
+    *leaf = seg;
+    return 0;
+}
+
+int mlflow__fs_open_below(const char *base, const char *rel, int flags, int *fd_out)
+{
+    int bfd, dfd, e;
+    const char *leaf;
+    if ((e = mlflow__fs_open_base(base, flags & FS_FOLLOW_BASE, &bfd)))
+        return e;
+    flags &= ~FS_FOLLOW_BASE;
+    e = mlflow__fs_dir_below(bfd, rel, (flags & O_CREAT) != 0, &dfd, &leaf);
+    if (!e) {
+        int fd = openat(dfd, leaf, flags | OPEN_SAFE, 0666);
+        struct stat st;
+        e = fd < 0 ? errno : fstat(fd, &st) != 0 ? errno : regular_or_errno(&st);
+        if (e && fd >= 0)
+            close(fd);
+        if (!e)
+            *fd_out = fd;
+        if (dfd != bfd)
+            close(dfd);
+    }
+    close(bfd);
+    return e;
+}
+
+int mlflow__fs_read_below(const char *base, const char *rel, int flags, char **buf,
+                          size_t *len)
+{
+    int fd;
+    *buf = NULL;
+    *len = 0;
+    int e = mlflow__fs_open_below(base, rel, O_RDONLY | (flags & FS_FOLLOW_BASE), &fd);
+    return e ? e : read_fd(fd, SIZE_MAX - 1, buf, len);
+}
+
+static int remove_at(int parent, const char *name, int depth)
+{
+    if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+        return 0;
+    if ((errno != EISDIR && errno != EPERM) || depth > MAX_KEY_DEPTH)
+        return errno;
+    int fd = openat(parent, name, DIR_BELOW);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return e;
+    }
+    int e = 0;
+    struct dirent *de;
+    while (!e && (de = readdir(d)))
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            e = remove_at(fd, de->d_name, depth + 1);
+    closedir(d);
+    if (!e && unlinkat(parent, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+        e = errno;
+    return e;
+}
+
+int mlflow__fs_remove_tree(const char *path)
+{
+    return remove_at(AT_FDCWD, path, 0);
+}
+
+static void random_hex(char *out, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char rnd[16];
+    if (nbytes > sizeof rnd)
+        nbytes = sizeof rnd;
+    mlflow__random_bytes(rnd, nbytes);
+    for (size_t i = 0; i < nbytes; i++) {
+        out[2 * i] = hex[rnd[i] >> 4];
+        out[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    out[2 * nbytes] = '\0';
+}
+
+int mlflow__fs_make_temp_dir(const char *parent, const char *prefix, char *out)
+{
+    for (int attempt = 0;; attempt++) {
+        char hex[17];
+        random_hex(hex, 8);
+        int n = snprintf(out, FS_PATH_MAX, "%s/%s%s", parent, prefix, hex);
+        if (n < 0 || n >= FS_PATH_MAX)
+            return ENAMETOOLONG;
+        if (mkdir(out, 0777) == 0)
+            return 0;
+        if (errno != EEXIST || attempt > 10)
+            return errno;
+    }
+}
+
+int mlflow__fs_rename_noreplace(const char *from, const char *to)
+{
+#ifdef RENAME_NOREPLACE
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+        return 0;
+    if (errno != EINVAL && errno != ENOSYS)
+        return errno;
+#endif
+    return rename(from, to) == 0 ? 0 : errno;
 }
 
 /* ---- atomic value files ---- */
@@ -151,57 +310,47 @@ static int write_all(int fd, const char *data, size_t n)
 int mlflow__fs_write_value(const char *base, const char *rel, const char *data, size_t n,
                            int mode, bool *existed, struct mlflow_error *err)
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char rnd[8];
-    char name[2 * sizeof rnd + 1];
-    char tmp[FS_PATH_MAX], final[FS_PATH_MAX];
+    char name[sizeof TMP_PREFIX + 16];
+    char final[FS_PATH_MAX];
+    bool once = (mode & FS_CREATE_ONCE) != 0;
     int rc;
     if (existed)
         *existed = false;
-    mlflow__random_bytes(rnd, sizeof rnd);
-    for (size_t i = 0; i < sizeof rnd; i++) {
-        name[2 * i] = hex[rnd[i] >> 4];
-        name[2 * i + 1] = hex[rnd[i] & 15];
-    }
-    name[2 * sizeof rnd] = '\0';
-    if ((rc = mlflow__fs_path(tmp, err, "%s/" TMP_PREFIX "%s", base, name)) ||
-        (rc = mlflow__fs_path(final, err, "%s/%s", base, rel)))
+    memcpy(name, TMP_PREFIX, sizeof TMP_PREFIX - 1);
+    random_hex(name + sizeof TMP_PREFIX - 1, 8);
+    if ((rc = mlflow__fs_path(final, err, "%s/%s", base, rel)))
         return rc;
 
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
-    if (fd < 0)
-        return mlflow__seterr_sys(err, errno, "Cannot create a file in '%s'", base);
-    int e = write_all(fd, data, n);
+    int bfd;
+    int e = mlflow__fs_open_base(base, mode & FS_FOLLOW_BASE, &bfd);
+    if (e)
+        return mlflow__seterr_sys(err, e, "Cannot open '%s'", base);
+    int fd = openat(bfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0666);
+    if (fd < 0) {
+        e = errno;
+        close(bfd);
+        return mlflow__seterr_sys(err, e, "Cannot create a file in '%s'", base);
+    }
+    e = write_all(fd, data, n);
     if (close(fd) != 0 && !e)
         e = errno;
-    if (e) {
-        unlink(tmp);
-        return mlflow__seterr_sys(err, e, "Cannot write '%s'", final);
-    }
-
-    for (int attempt = 0;; attempt++) {
-        int r = mode == FS_REPLACE ? rename(tmp, final) : link(tmp, final);
-        if (r == 0)
-            break;
+    int dfd = bfd;
+    const char *leaf;
+    if (!e)
+        e = mlflow__fs_dir_below(bfd, rel, true, &dfd, &leaf);
+    if (!e && (once ? linkat(bfd, name, dfd, leaf, 0) : renameat(bfd, name, dfd, leaf)) != 0) {
         e = errno;
-        if (e == ENOENT && attempt == 0 && strchr(rel, '/')) {
-            /* First value under a new folder ("tags/", or a key with '/'). */
-            char dir[FS_PATH_MAX];
-            snprintf(dir, sizeof dir, "%s", rel);
-            *strrchr(dir, '/') = '\0';
-            if ((e = mlflow__fs_mkdirs_under(base, dir)) == 0)
-                continue;
-        }
-        if (mode == FS_CREATE_ONCE && e == EEXIST && existed) {
+        if (once && e == EEXIST && existed) {
             *existed = true;
-            break;
+            e = 0;
         }
-        unlink(tmp);
-        return mlflow__seterr_sys(err, e, "Cannot write '%s'", final);
     }
-    if (mode == FS_CREATE_ONCE)
-        unlink(tmp);
-    return MLFLOW_OK;
+    if (dfd != bfd)
+        close(dfd);
+    if (e || once)
+        unlinkat(bfd, name, 0);
+    close(bfd);
+    return e ? mlflow__seterr_sys(err, e, "Cannot write '%s'", final) : MLFLOW_OK;
 }
 
 /* ---- meta.yaml ---- */
@@ -218,7 +367,7 @@ static int load_meta(const char *dir, struct mlflow__yaml_doc *doc, yaml_node_t 
     for (int attempt = 0;; attempt++) {
         char *buf;
         size_t len;
-        int e = mlflow__fs_read_file(path, &buf, &len);
+        int e = mlflow__fs_read_file_max(path, FS_META_MAX, &buf, &len);
         if (e == ENOMEM)
             return mlflow__oom(err);
         if (e)
@@ -321,12 +470,14 @@ int mlflow__fs_read_run_meta(struct mlflow__arena *a, const char *run_dir,
     return MLFLOW_OK;
 }
 
+/* flags: FS_FOLLOW_BASE for an experiment's directory. */
 static int finish_yaml(struct mlflow__yaml_writer *w, struct mlflow__sb *sb, const char *dir,
-                       struct mlflow_error *err)
+                       int flags, struct mlflow_error *err)
 {
     int rc = mlflow__yaml_writer_finish(w, err);
     if (!rc)
-        rc = mlflow__fs_write_value(dir, "meta.yaml", sb->buf, sb->len, FS_REPLACE, NULL, err);
+        rc = mlflow__fs_write_value(dir, "meta.yaml", sb->buf, sb->len, FS_REPLACE | flags, NULL,
+                                    err);
     mlflow__sb_release(sb);
     return rc;
 }
@@ -383,7 +534,7 @@ int mlflow__fs_write_run_meta(const char *run_dir, const struct mlflow_run_info 
     mlflow__yaml_str(&w, "user_id");
     mlflow__yaml_str(&w, info->user_id);
     mlflow__yaml_map_end(&w);
-    return finish_yaml(&w, &sb, run_dir, err);
+    return finish_yaml(&w, &sb, run_dir, 0, err);
 }
 
 int mlflow__fs_read_experiment(struct mlflow__arena *a, const char *exp_dir,
@@ -444,23 +595,27 @@ int mlflow__fs_write_experiment_meta(const char *exp_dir, const struct mlflow_ex
         mlflow__yaml_str_map(&w, e->tags, e->n_tags);
     }
     mlflow__yaml_map_end(&w);
-    return finish_yaml(&w, &sb, exp_dir, err);
+    return finish_yaml(&w, &sb, exp_dir, FS_FOLLOW_BASE, err);
 }
 
 /* ---- walking key folders ---- */
 
-/* Called for every regular file below the walk's base; rel is the key. */
-typedef int (*walk_fn)(void *ctx, const char *path, const char *rel, struct mlflow_error *err);
+/* Called for every regular file below the walk's base: name in the open
+ * folder dir_fd; rel is the key, path the file (for messages). */
+typedef int (*walk_fn)(void *ctx, int dir_fd, const char *name, const char *rel,
+                       const char *path, struct mlflow_error *err);
 
-/* full holds base + "/" + rel; rel_off is where rel starts. */
-static int walk(char *full, size_t len, size_t rel_off, int depth, walk_fn fn, void *ctx,
+/* full holds base + "/" + rel; rel_off is where rel starts. Takes fd. Every
+ * folder is opened beneath its parent with O_NOFOLLOW: nothing we write is
+ * a symlink, and a planted one must not lead a reader out of the store. */
+static int walk(int fd, char *full, size_t len, size_t rel_off, int depth, walk_fn fn, void *ctx,
                 struct mlflow_error *err)
 {
-    DIR *dir = opendir(full);
+    DIR *dir = fdopendir(fd);
     if (!dir) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return MLFLOW_OK;
-        return mlflow__seterr_sys(err, errno, "Cannot list '%s'", full);
+        int e = errno;
+        close(fd);
+        return mlflow__seterr_sys(err, e, "Cannot list '%s'", full);
     }
     int rc = MLFLOW_OK;
     struct dirent *de;
@@ -475,31 +630,62 @@ static int walk(char *full, size_t len, size_t rel_off, int depth, walk_fn fn, v
         unsigned char type = de->d_type;
         if (type == DT_UNKNOWN) {
             struct stat st;
-            type = lstat(full, &st) != 0 ? DT_UNKNOWN
-                   : S_ISDIR(st.st_mode) ? DT_DIR
-                   : S_ISREG(st.st_mode) ? DT_REG
-                                         : DT_UNKNOWN;
+            type = fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ? DT_UNKNOWN
+                   : S_ISDIR(st.st_mode)                               ? DT_DIR
+                   : S_ISREG(st.st_mode)                               ? DT_REG
+                                                                       : DT_UNKNOWN;
         }
-        /* Symlinks are never followed: nothing we write is one, and a
-         * planted one must not lead a reader out of the store. */
-        if (type == DT_DIR && depth < MAX_KEY_DEPTH)
-            rc = walk(full, len + 1 + nl, rel_off, depth + 1, fn, ctx, err);
-        else if (type == DT_REG)
-            rc = fn(ctx, full, full + rel_off, err);
+        if (type == DT_DIR && depth < MAX_KEY_DEPTH) {
+            int sub = openat(fd, de->d_name, DIR_BELOW);
+            if (sub >= 0)
+                rc = walk(sub, full, len + 1 + nl, rel_off, depth + 1, fn, ctx, err);
+            else if (errno != ENOENT && errno != ENOTDIR && errno != ELOOP)
+                rc = mlflow__seterr_sys(err, errno, "Cannot list '%s'", full);
+        } else if (type == DT_REG) {
+            rc = fn(ctx, fd, de->d_name, full + rel_off, full, err);
+        }
         full[len] = '\0';
     }
     closedir(dir);
     return rc;
 }
 
+/* base: a key folder (params, tags, metrics); a missing one, or one that is
+ * not a folder (a symlink included), holds no keys. */
 static int walk_files(const char *base, walk_fn fn, void *ctx, struct mlflow_error *err)
 {
     char full[FS_PATH_MAX];
     int rc = mlflow__fs_path(full, err, "%s", base);
     if (rc)
         return rc;
+    int fd = open(full, DIR_BELOW);
+    if (fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+            return MLFLOW_OK;
+        return mlflow__seterr_sys(err, errno, "Cannot list '%s'", full);
+    }
     size_t len = strlen(full);
-    return walk(full, len, len + 1, 0, fn, ctx, err);
+    return walk(fd, full, len, len + 1, 0, fn, ctx, err);
+}
+
+/* A walked file's content. *skip: it is gone, or was swapped for something
+ * that is not a regular file, since the folder was listed. */
+static int read_walked(int dir_fd, const char *name, const char *path, char **buf, size_t *len,
+                       bool *skip, struct mlflow_error *err)
+{
+    *skip = false;
+    *buf = NULL;
+    int e, fd = openat(dir_fd, name, O_RDONLY | OPEN_SAFE);
+    e = fd < 0 ? errno : read_fd(fd, SIZE_MAX - 1, buf, len);
+    if (e == ENOENT || e == ELOOP || e == EISDIR || e == EINVAL) {
+        *skip = true;
+        return MLFLOW_OK;
+    }
+    if (e == ENOMEM)
+        return mlflow__oom(err);
+    if (e)
+        return mlflow__seterr_sys(err, e, "Cannot read '%s'", path);
+    return MLFLOW_OK;
 }
 
 struct kv_vec {
@@ -529,18 +715,16 @@ static int kv_key_cmp(const void *a, const void *b)
     return strcmp(((const struct mlflow_kv *)a)->key, ((const struct mlflow_kv *)b)->key);
 }
 
-static int kv_file(void *ctx, const char *path, const char *rel, struct mlflow_error *err)
+static int kv_file(void *ctx, int dir_fd, const char *name, const char *rel, const char *path,
+                   struct mlflow_error *err)
 {
     struct kv_vec *v = ctx;
     char *buf;
     size_t len;
-    int e = mlflow__fs_read_file(path, &buf, &len);
-    if (e == ENOENT) /* deleted while we walked */
-        return MLFLOW_OK;
-    if (e == ENOMEM)
-        return mlflow__oom(err);
-    if (e)
-        return mlflow__seterr_sys(err, e, "Cannot read '%s'", path);
+    bool skip;
+    int rc = read_walked(dir_fd, name, path, &buf, &len, &skip, err);
+    if (rc || skip)
+        return rc;
     char *key = mlflow__arena_strdup(v->a, rel);
     char *val = mlflow__arena_strndup(v->a, buf, len);
     mlflow__free(buf);
@@ -602,12 +786,12 @@ static bool is_py_space(char c)
 
 /* Parses buf in place (it is modified). Only '\n'-terminated lines count:
  * every line we and MLflow write ends in one, so an unterminated tail is a
- * write still in flight (or cut by a crash) and is not a point yet.
+ * write still in flight (or cut by a crash) and is not a point yet. Lines
+ * that do not parse are skipped (see file_store.h).
  * Either *latest is updated (when not NULL) or points are stored into
  * pts (room for one per '\n'). */
-static int parse_metric_lines(char *buf, size_t len, const char *key, struct mlflow_metric *pts,
-                              size_t *npts, struct mlflow_metric *latest, bool *have,
-                              struct mlflow_error *err)
+static void parse_metric_lines(char *buf, size_t len, const char *key, struct mlflow_metric *pts,
+                               size_t *npts, struct mlflow_metric *latest, bool *have)
 {
     size_t count = 0;
     char *end = buf + len;
@@ -634,16 +818,10 @@ static int parse_metric_lines(char *buf, size_t len, const char *key, struct mlf
             *p = '\0';
         }
         struct mlflow_metric m = {key, 0, 0, 0};
-        if (nf != 2 && nf != 3)
-            return mlflow__seterr(err, MLFLOW_INTERNAL_ERROR,
-                                  "Metric '%s' is malformed; persisted metric data contained %d "
-                                  "fields. Expected 2 or 3 fields.",
-                                  key, nf);
-        if (!mlflow__parse_int64(f[0], &m.timestamp) || !mlflow__parse_double(f[1], &m.value) ||
+        if ((nf != 2 && nf != 3) || !mlflow__parse_int64(f[0], &m.timestamp) ||
+            !mlflow__parse_double(f[1], &m.value) ||
             (nf == 3 && !mlflow__parse_int64(f[2], &m.step)))
-            return mlflow__seterr(err, MLFLOW_INTERNAL_ERROR,
-                                  "Metric '%s' is malformed: cannot parse line '%s %s%s%s'", key,
-                                  f[0], f[1], nf == 3 ? " " : "", nf == 3 ? f[2] : "");
+            continue;
         if (pts) {
             pts[count] = m;
         } else if (!*have || point_greater(&m, latest)) {
@@ -654,7 +832,6 @@ static int parse_metric_lines(char *buf, size_t len, const char *key, struct mlf
     }
     if (npts)
         *npts = count;
-    return MLFLOW_OK;
 }
 
 struct metric_vec {
@@ -663,26 +840,24 @@ struct metric_vec {
     size_t n, cap;
 };
 
-static int latest_file(void *ctx, const char *path, const char *rel, struct mlflow_error *err)
+static int latest_file(void *ctx, int dir_fd, const char *name, const char *rel,
+                       const char *path, struct mlflow_error *err)
 {
     struct metric_vec *v = ctx;
     char *buf;
     size_t len;
-    int e = mlflow__fs_read_file(path, &buf, &len);
-    if (e == ENOENT)
-        return MLFLOW_OK;
-    if (e == ENOMEM)
-        return mlflow__oom(err);
-    if (e)
-        return mlflow__seterr_sys(err, e, "Cannot read '%s'", path);
+    bool skip;
+    int rc = read_walked(dir_fd, name, path, &buf, &len, &skip, err);
+    if (rc || skip)
+        return rc;
     struct mlflow_metric m;
     bool have = false;
-    int rc = parse_metric_lines(buf, len, rel, NULL, NULL, &m, &have, err);
+    parse_metric_lines(buf, len, rel, NULL, NULL, &m, &have);
     mlflow__free(buf);
     /* A file with no complete line yet (just created by a concurrent
      * writer) has no latest value; MLflow would fail the whole run. */
-    if (rc || !have)
-        return rc;
+    if (!have)
+        return MLFLOW_OK;
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 16;
         struct mlflow_metric *ni = mlflow__realloc(v->items, cap * sizeof *ni);
@@ -730,16 +905,18 @@ int mlflow__fs_read_latest_metrics(struct mlflow__arena *a, const char *run_dir,
 int mlflow__fs_read_metric_history(struct mlflow__arena *a, const char *run_dir, const char *key,
                                    struct mlflow_metric **out, size_t *n, struct mlflow_error *err)
 {
-    char path[FS_PATH_MAX];
+    char rel[FS_PATH_MAX], path[FS_PATH_MAX];
     *out = NULL;
     *n = 0;
-    int rc = mlflow__fs_path(path, err, "%s/metrics/%s", run_dir, key);
-    if (rc)
+    int rc;
+    if ((rc = mlflow__fs_path(rel, err, "metrics/%s", key)) ||
+        (rc = mlflow__fs_path(path, err, "%s/%s", run_dir, rel)))
         return rc;
     char *buf;
     size_t len;
-    int e = mlflow__fs_read_file(path, &buf, &len);
-    if (e == ENOENT || e == EISDIR || e == ENOTDIR)
+    /* What the walk of metrics/ would not take for a metric is none. */
+    int e = mlflow__fs_read_below(run_dir, rel, 0, &buf, &len);
+    if (e == ENOENT || e == EISDIR || e == ENOTDIR || e == ELOOP || e == EINVAL)
         return MLFLOW_OK;
     if (e == ENOMEM)
         return mlflow__oom(err);
@@ -754,24 +931,20 @@ int mlflow__fs_read_metric_history(struct mlflow__arena *a, const char *run_dir,
         mlflow__free(buf);
         return mlflow__oom(err);
     }
-    rc = parse_metric_lines(buf, len, akey, pts, n, NULL, NULL, err);
+    parse_metric_lines(buf, len, akey, pts, n, NULL, NULL);
     mlflow__free(buf);
-    if (!rc)
-        *out = pts;
-    else
-        *n = 0;
-    return rc;
+    *out = *n ? pts : NULL;
+    return MLFLOW_OK;
 }
 
-int mlflow__fs_read_run(struct mlflow__arena *a, const char *run_dir, struct mlflow_run *run,
-                        struct mlflow_error *err)
+int mlflow__fs_read_run_data(struct mlflow__arena *a, const char *run_dir, struct mlflow_run *run,
+                             struct mlflow_error *err)
 {
     char params[FS_PATH_MAX], tags[FS_PATH_MAX];
-    memset(run, 0, sizeof *run);
+    memset(&run->data, 0, sizeof run->data);
     int rc;
     if ((rc = mlflow__fs_path(params, err, "%s/params", run_dir)) ||
         (rc = mlflow__fs_path(tags, err, "%s/tags", run_dir)) ||
-        (rc = mlflow__fs_read_run_meta(a, run_dir, &run->info, err)) ||
         (rc = mlflow__fs_read_latest_metrics(a, run_dir, &run->data.metrics, &run->data.n_metrics,
                                              err)) ||
         (rc = mlflow__fs_read_kv_dir(a, params, &run->data.params, &run->data.n_params, err)) ||
@@ -783,4 +956,12 @@ int mlflow__fs_read_run(struct mlflow__arena *a, const char *run_dir, struct mlf
                 run->info.run_name = run->data.tags[i].value;
     }
     return MLFLOW_OK;
+}
+
+int mlflow__fs_read_run(struct mlflow__arena *a, const char *run_dir, struct mlflow_run *run,
+                        struct mlflow_error *err)
+{
+    memset(run, 0, sizeof *run);
+    int rc = mlflow__fs_read_run_meta(a, run_dir, &run->info, err);
+    return rc ? rc : mlflow__fs_read_run_data(a, run_dir, run, err);
 }

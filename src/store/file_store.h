@@ -19,6 +19,9 @@
 
 #define FS_PATH_MAX 4096
 #define FS_ID_MAX 256
+/* Names of files and folders being built. The leading '.' keeps our
+ * listings away from them; MLflow skips them as unreadable experiments. */
+#define FS_TMP_PREFIX ".mlflow-c-tmp-"
 
 struct fcache;
 
@@ -42,25 +45,62 @@ MLFLOW_INTERNAL bool mlflow__fs_key_safe(const char *key);
 /* An id usable as one directory name (no '/', no leading '.'). */
 MLFLOW_INTERNAL bool mlflow__fs_id_safe(const char *id);
 /* Whole file into a mlflow__malloc'ed, NUL-terminated buffer. Returns 0 or
- * an errno value. Symlinks are not followed. */
+ * an errno value. The last component must be a regular file: a symlink is
+ * ELOOP, a directory EISDIR, anything else (a FIFO, a device) EINVAL, and
+ * opening never blocks. _max: a file larger than max bytes is EFBIG. */
 MLFLOW_INTERNAL int mlflow__fs_read_file(const char *path, char **buf, size_t *len);
-/* mkdir -p of base/rel, never creating base itself (a directory that was
- * moved away stays gone). Returns 0 or an errno value. */
-MLFLOW_INTERNAL int mlflow__fs_mkdirs_under(const char *base, const char *rel);
+MLFLOW_INTERNAL int mlflow__fs_read_file_max(const char *path, size_t max, char **buf,
+                                             size_t *len);
+
+/* ---- files below a run or experiment directory (file_meta.c) ----
+ * Security rule R2: a key's folders are opened one by one with O_NOFOLLOW
+ * beneath the directory's descriptor, so a planted symlink can never lead a
+ * write (or a read) out of the store. The base directory itself is opened
+ * with O_NOFOLLOW too unless FS_FOLLOW_BASE is given: a run directory that is
+ * a symlink is not a run, while experiment directories may be symlinks, as
+ * in MLflow (os.path.isdir follows them). All return 0 or an errno value.
+ * FS_FOLLOW_BASE is a bit that no O_ flag uses. */
+#define FS_FOLLOW_BASE (1 << 30)
+
+/* The base directory, as an O_DIRECTORY descriptor. */
+MLFLOW_INTERNAL int mlflow__fs_open_base(const char *base, int flags, int *fd);
+/* The folder holding rel's last component, below base_fd; *leaf points into
+ * rel. create: missing folders are made. *dir_fd may be base_fd itself
+ * (close it only if it differs). */
+MLFLOW_INTERNAL int mlflow__fs_dir_below(int base_fd, const char *rel, bool create, int *dir_fd,
+                                         const char **leaf);
+/* Opens base/rel (open flags; O_CREAT also makes missing folders) as a
+ * regular file, never blocking on a FIFO; same errors as read_file. */
+MLFLOW_INTERNAL int mlflow__fs_open_below(const char *base, const char *rel, int flags,
+                                          int *fd_out);
+/* mlflow__fs_read_file of base/rel (flags: 0 or FS_FOLLOW_BASE). */
+MLFLOW_INTERNAL int mlflow__fs_read_below(const char *base, const char *rel, int flags,
+                                          char **buf, size_t *len);
+/* rm -rf that never follows a symlink. */
+MLFLOW_INTERNAL int mlflow__fs_remove_tree(const char *path);
+/* A fresh directory "<parent>/<prefix><random>" (prefix should start with
+ * '.', so no listing takes it for an experiment or a run). */
+MLFLOW_INTERNAL int mlflow__fs_make_temp_dir(const char *parent, const char *prefix, char *out);
+/* rename() that fails with EEXIST instead of replacing an empty directory
+ * (where the file system allows; plain rename() otherwise). */
+MLFLOW_INTERNAL int mlflow__fs_rename_noreplace(const char *from, const char *to);
 
 /* ---- atomic value files (file_meta.c) ----
  * The data goes to a temporary file in `base` (a run or experiment
  * directory, never one that readers walk), which then becomes base/rel.
- * Missing folders inside base are created. */
-enum { FS_REPLACE, FS_CREATE_ONCE };
-/* FS_REPLACE: rename() over base/rel. FS_CREATE_ONCE: link() to base/rel;
- * returns 0 and sets *existed when base/rel was already there (then nothing
- * is written). */
+ * Missing folders inside base are created, beneath base as above. */
+enum { FS_REPLACE = 0, FS_CREATE_ONCE = 1 };
+/* mode: FS_REPLACE: rename() over base/rel. FS_CREATE_ONCE: link() to
+ * base/rel; returns 0 and sets *existed when base/rel was already there
+ * (then nothing is written). Either may be or'ed with FS_FOLLOW_BASE. */
 MLFLOW_INTERNAL int mlflow__fs_write_value(const char *base, const char *rel, const char *data,
                                            size_t n, int mode, bool *existed,
                                            struct mlflow_error *err);
 
 /* ---- meta.yaml (file_meta.c) ---- */
+
+/* meta.yaml files larger than this are refused unread. */
+#define FS_META_MAX (1 << 20)
 
 /* Reads <run_dir>/meta.yaml. Strings go to arena a. Tolerant as MLflow:
  * missing lifecycle_stage = active, missing status = RUNNING, int ids become
@@ -89,11 +129,18 @@ MLFLOW_INTERNAL int mlflow__fs_write_experiment_meta(const char *exp_dir,
 
 /* ---- run contents (file_meta.c) ---- */
 
-/* Every file below dir, recursively, as key (path relative to dir) -> file
- * content, sorted by key. A missing dir is empty. */
+/* Every regular file below dir, recursively, as key (path relative to dir)
+ * -> file content, sorted by key. A missing dir is empty; symlinks and
+ * special files are not keys. */
 MLFLOW_INTERNAL int mlflow__fs_read_kv_dir(struct mlflow__arena *a, const char *dir,
                                            struct mlflow_kv **out, size_t *n,
                                            struct mlflow_error *err);
+/* Metric files are read line by line: only '\n'-terminated lines count (an
+ * unterminated tail is a write in flight or cut by a crash), and a line
+ * that does not parse (a torn write glued to the next one, say) is skipped
+ * rather than failing the run. MLflow fails on such lines; we would rather
+ * one damaged point than an unreadable run. */
+
 /* Latest point of every metric under <run_dir>/metrics: max (step,
  * timestamp, value) with Python's tuple comparison. Files without a
  * complete line are skipped. */
@@ -108,6 +155,9 @@ MLFLOW_INTERNAL int mlflow__fs_read_metric_history(struct mlflow__arena *a, cons
  * mlflow.runName tag when meta has none. */
 MLFLOW_INTERNAL int mlflow__fs_read_run(struct mlflow__arena *a, const char *run_dir,
                                         struct mlflow_run *run, struct mlflow_error *err);
+/* The second half of read_run: run->info is read already. */
+MLFLOW_INTERNAL int mlflow__fs_read_run_data(struct mlflow__arena *a, const char *run_dir,
+                                             struct mlflow_run *run, struct mlflow_error *err);
 /* One metric line "<ts> <value> <step>\n" into buf (at least 96 bytes);
  * returns its length. */
 MLFLOW_INTERNAL size_t mlflow__fs_format_metric(char *buf, int64_t ts, double value,
@@ -116,7 +166,9 @@ MLFLOW_INTERNAL size_t mlflow__fs_format_metric(char *buf, int64_t ts, double va
 /* ---- locating things (file.c) ---- */
 
 /* The directory of run_id in an active or trashed experiment, and that
- * experiment's id (its directory name). RESOURCE_DOES_NOT_EXIST if none. */
+ * experiment's id (its directory name). RESOURCE_DOES_NOT_EXIST if none;
+ * a symlink and an experiment's reserved folders (tags, datasets, traces)
+ * are never runs. */
 MLFLOW_INTERNAL int mlflow__fs_find_run(struct file_store *fs, const char *run_id, char *dir,
                                         char *exp_id, struct mlflow_error *err);
 
@@ -130,7 +182,8 @@ MLFLOW_INTERNAL int mlflow__fcache_run_dir(struct file_store *fs, const char *ru
                                            bool need_active, char *dir, char *exp_id,
                                            struct mlflow_error *err);
 /* Appends complete metric lines to the run's metric file with one write(),
- * checking first that the run is active. */
+ * checking first that the run is active. After a write that failed half way
+ * the next append starts on a fresh line. */
 MLFLOW_INTERNAL int mlflow__fcache_append(struct file_store *fs, const char *run_id,
                                           const char *key, const char *buf, size_t len,
                                           struct mlflow_error *err);

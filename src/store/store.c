@@ -11,8 +11,13 @@
 
 typedef int (*store_open_fn)(const char *uri, struct mlflow__store **out,
                              struct mlflow_error *err);
+/* The same with options (opts never NULL); a row without one cannot take
+ * a default artifact root. */
+typedef int (*store_open_opts_fn)(const char *uri, const struct mlflow__store_opts *opts,
+                                  struct mlflow__store **out, struct mlflow_error *err);
 
-static int open_file(const char *uri, struct mlflow__store **out, struct mlflow_error *err)
+static int open_file_opts(const char *uri, const struct mlflow__store_opts *opts,
+                          struct mlflow__store **out, struct mlflow_error *err)
 {
     char scheme[16];
     mlflow__uri_scheme(uri, scheme, sizeof scheme);
@@ -24,9 +29,21 @@ static int open_file(const char *uri, struct mlflow__store **out, struct mlflow_
     char *path = mlflow__local_path_from_uri(uri);
     if (!path)
         return mlflow__oom(err);
-    int rc = mlflow__file_store_open(path, out, err);
+    int rc = mlflow__file_store_open_ex(path, opts->default_artifact_root, out, err);
     mlflow__free(path);
     return rc;
+}
+
+static int open_file(const char *uri, struct mlflow__store **out, struct mlflow_error *err)
+{
+    static const struct mlflow__store_opts none = {0};
+    return open_file_opts(uri, &none, out, err);
+}
+
+static int open_sqlite_opts(const char *uri, const struct mlflow__store_opts *opts,
+                            struct mlflow__store **out, struct mlflow_error *err)
+{
+    return mlflow__sqlite_store_open_ex(uri, opts->default_artifact_root, out, err);
 }
 
 /* One row per scheme MLflow knows. A NULL opener means the backend is
@@ -34,19 +51,26 @@ static int open_file(const char *uri, struct mlflow__store **out, struct mlflow_
 static const struct scheme {
     const char *scheme;
     store_open_fn open;
+    store_open_opts_fn open_opts; /* NULL: takes no options */
 } schemes[] = {
-    {"", open_file},
-    {"file", open_file},
-    {"sqlite", NULL},
-    {"postgresql", NULL},
-    {"mysql", NULL},
-    {"mssql", NULL},
-    {"http", NULL},
-    {"https", NULL},
-    {"databricks", NULL},
+    {"", open_file, open_file_opts},
+    {"file", open_file, open_file_opts},
+    {"sqlite", mlflow__sqlite_store_open, open_sqlite_opts},
+    {"postgresql", NULL, NULL},
+    {"mysql", NULL, NULL},
+    {"mssql", NULL, NULL},
+    {"http", mlflow__rest_store_open, NULL},
+    {"https", mlflow__rest_store_open, NULL},
+    {"databricks", mlflow__rest_store_open, NULL},
 };
 
 int mlflow__store_open(const char *uri, struct mlflow__store **out, struct mlflow_error *err)
+{
+    return mlflow__store_open_opts(uri, NULL, out, err);
+}
+
+int mlflow__store_open_opts(const char *uri, const struct mlflow__store_opts *opts,
+                            struct mlflow__store **out, struct mlflow_error *err)
 {
     char scheme[64];
     mlflow__uri_scheme(uri, scheme, sizeof scheme);
@@ -54,6 +78,10 @@ int mlflow__store_open(const char *uri, struct mlflow__store **out, struct mlflo
     char *plus = strchr(scheme, '+');
     if (plus)
         *plus = '\0';
+    /* A bare "databricks" is Databricks' default profile, not a directory
+     * named so (MLflow special-cases it the same way). */
+    if (strcmp(uri, "databricks") == 0)
+        strcpy(scheme, "databricks");
     for (size_t i = 0; i < MLFLOW_ARRAY_LEN(schemes); i++) {
         if (strcmp(schemes[i].scheme, scheme) != 0)
             continue;
@@ -62,6 +90,14 @@ int mlflow__store_open(const char *uri, struct mlflow__store **out, struct mlflo
                                   "Tracking URI scheme '%s' (in '%s') is not supported by this "
                                   "build of mlflow-c yet; use a local path or a file: URI",
                                   scheme, uri);
+        if (opts && opts->default_artifact_root) {
+            if (schemes[i].open_opts)
+                return schemes[i].open_opts(uri, opts, out, err);
+            return mlflow__seterr(err, MLFLOW_NOT_IMPLEMENTED,
+                                  "The '%s' store cannot take a default artifact root yet "
+                                  "(wanted '%s')",
+                                  scheme, opts->default_artifact_root);
+        }
         return schemes[i].open(uri, out, err);
     }
     return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,

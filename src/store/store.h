@@ -36,7 +36,13 @@ struct mlflow__store;
 
 /* Search requests as the store sees them: the client has parsed filter and
  * order_by (search.h), resolved view_type (never 0) and max_results
- * (1..50000), and decoded the page token into an offset. */
+ * (1..50000), and decoded the page token into an offset.
+ *
+ * The caller's own strings travel along (filter_string, order_by,
+ * page_token) for stores that hand the search to a server as it was given
+ * (REST). For such stores (ops->remote) the client parses and decodes
+ * nothing: filter and order are empty and offset is 0, since the server is
+ * the judge of its own syntax and tokens. */
 struct mlflow__search_runs {
     const char *const *experiment_ids;
     size_t n_experiment_ids;
@@ -45,6 +51,10 @@ struct mlflow__search_runs {
     int view_type;
     int64_t max_results;
     int64_t offset;
+    const char *filter_string;    /* as given; NULL or "" = none */
+    const char *const *order_by;  /* as given */
+    size_t n_order_by;
+    const char *page_token;       /* as given; NULL or "" = first page */
 };
 
 struct mlflow__search_experiments {
@@ -53,10 +63,17 @@ struct mlflow__search_experiments {
     int view_type;
     int64_t max_results;
     int64_t offset;
+    const char *filter_string;    /* as for runs */
+    const char *const *order_by;
+    size_t n_order_by;
+    const char *page_token;
 };
 
 struct mlflow__store_ops {
     const char *name; /* "file", "sqlite", ... for messages and test names */
+    /* The store forwards searches to a server (REST): see struct
+     * mlflow__search_runs. */
+    bool remote;
 
     void (*close)(struct mlflow__store *s);
 
@@ -123,10 +140,40 @@ struct mlflow__store {
  * not-yet-built schemes fail with a message naming the scheme. */
 MLFLOW_INTERNAL int mlflow__store_open(const char *uri, struct mlflow__store **out,
                                        struct mlflow_error *err);
+
+/* Options a store takes when it is opened (MLflow passes the same to its
+ * store constructors). Zero/NULL members mean the backend's default. */
+struct mlflow__store_opts {
+    /* Artifact root for experiments created without an artifact location,
+     * including the default experiment a fresh store creates: the server's
+     * --default-artifact-root (e.g. "mlflow-artifacts:/"). NULL: the
+     * backend's own (the file store's root directory). */
+    const char *default_artifact_root;
+};
+
+/* mlflow__store_open with options; opts may be NULL. */
+MLFLOW_INTERNAL int mlflow__store_open_opts(const char *uri, const struct mlflow__store_opts *opts,
+                                            struct mlflow__store **out,
+                                            struct mlflow_error *err);
 MLFLOW_INTERNAL void mlflow__store_close(struct mlflow__store *s);
 
 /* Backend constructors (one per file in src/store/). */
 MLFLOW_INTERNAL int mlflow__file_store_open(const char *root_path, struct mlflow__store **out,
+                                            struct mlflow_error *err);
+/* artifact_root NULL: the file URI of the root directory, as above. */
+MLFLOW_INTERNAL int mlflow__file_store_open_ex(const char *root_path, const char *artifact_root,
+                                               struct mlflow__store **out,
+                                               struct mlflow_error *err);
+/* uri: sqlite:///relative.db, sqlite:////absolute.db or sqlite:// (memory). */
+MLFLOW_INTERNAL int mlflow__sqlite_store_open(const char *uri, struct mlflow__store **out,
+                                              struct mlflow_error *err);
+/* artifact_root NULL: ./mlruns made absolute, as MLflow. */
+MLFLOW_INTERNAL int mlflow__sqlite_store_open_ex(const char *uri, const char *artifact_root,
+                                                 struct mlflow__store **out,
+                                                 struct mlflow_error *err);
+/* uri: http(s)://host[:port][/prefix], databricks or databricks://<profile>
+ * (rest.c: a client of an MLflow tracking server). */
+MLFLOW_INTERNAL int mlflow__rest_store_open(const char *uri, struct mlflow__store **out,
                                             struct mlflow_error *err);
 
 /* Page tokens: base64 of {"offset": N}, as MLflow writes them. */

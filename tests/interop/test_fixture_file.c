@@ -147,7 +147,8 @@ static void test_every_experiment(void **state)
 
 static size_t search_experiments(struct mlflow__store *s, int view)
 {
-    struct mlflow__search_experiments q = {&no_filter, &no_order, view, 1000, 0};
+    struct mlflow__search_experiments q = {.filter = &no_filter, .order = &no_order,
+                                           .view_type = view, .max_results = 1000};
     struct mlflow_experiment_list *l = NULL;
     struct mlflow_error err = {0};
     assert_int_equal(s->ops->search_experiments(s, &q, &l, &err), 0);
@@ -241,7 +242,9 @@ static size_t search_all_runs(struct mlflow__store *s, int view)
 {
     const char *ids[] = {"0", "314660388389758561", "326085035685706854", "458431113462649809",
                          "684514009211899737"};
-    struct mlflow__search_runs q = {ids, 5, &no_filter, &no_order, view, 1000, 0};
+    struct mlflow__search_runs q = {.experiment_ids = ids, .n_experiment_ids = 5,
+                                    .filter = &no_filter, .order = &no_order,
+                                    .view_type = view, .max_results = 1000};
     struct mlflow_run_list *l = NULL;
     struct mlflow_error err = {0};
     assert_int_equal(s->ops->search_runs(s, &q, &l, &err), 0);

@@ -3,7 +3,8 @@
  * processes and several threads logging into the same runs, and a writer
  * killed with SIGKILL. Every acknowledged point must be on disk exactly
  * once, no line may be torn, params stay write-once across processes, and
- * rewritten files (tags, meta.yaml) are always whole.
+ * rewritten files (tags, meta.yaml) are always whole. Processes that start
+ * together on a store that does not exist yet all get a usable one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -341,12 +343,83 @@ static void test_kill_9(void **state)
     assert_true(expect <= acked + 2);
 }
 
+/* Several processes opening a new store at once: each either makes the
+ * root or finds it complete, with experiment 0 readable. Children wait on a
+ * pipe so they start together; several rounds make the race likely. */
+static void test_fresh_store_race(void **state)
+{
+    struct fx *fx = *state;
+    for (int round = 0; round < 10; round++) {
+        char root[8192];
+        snprintf(root, sizeof root, "%s/fresh%d/mlruns", fx->tmp, round);
+        int gate[2];
+        assert_int_equal(pipe(gate), 0);
+        pid_t pids[WORKERS];
+        for (int k = 0; k < WORKERS; k++) {
+            pids[k] = fork();
+            assert_true(pids[k] >= 0);
+            if (pids[k] == 0) {
+                char c;
+                close(gate[1]);
+                if (read(gate[0], &c, 1) != 0)
+                    _exit(8);
+                struct mlflow__store *s;
+                struct mlflow_error err;
+                struct mlflow_run *r = NULL;
+                if (mlflow__file_store_open(root, &s, &err))
+                    _exit(2);
+                int rc = s->ops->create_run(s, "0", "u", 1, "r", NULL, 0, &r, &err);
+                struct mlflow_metric m = {"x", 1.0, 1, 0};
+                if (!rc)
+                    rc = s->ops->log_batch(s, r->info.run_id, &m, 1, NULL, 0, NULL, 0, &err);
+                mlflow_run_free(r);
+                mlflow__store_close(s);
+                _exit(rc ? 3 : 0);
+            }
+        }
+        close(gate[0]);
+        close(gate[1]); /* go */
+        for (int k = 0; k < WORKERS; k++) {
+            int status;
+            assert_int_equal(waitpid(pids[k], &status, 0), pids[k]);
+            assert_true(WIFEXITED(status));
+            if (WEXITSTATUS(status) != 0)
+                fail_msg("round %d: process %d failed with %d", round, k, WEXITSTATUS(status));
+        }
+        /* One store, one default experiment, every run in it, no leftovers. */
+        struct mlflow__store *s;
+        struct mlflow_error err = {0};
+        assert_int_equal(mlflow__file_store_open(root, &s, &err), 0);
+        const char *ids[] = {"0"};
+        struct mlflow__search_runs q = {.experiment_ids = ids, .n_experiment_ids = 1,
+                                        .filter = &(struct mlflow__filter){NULL, 0},
+                                        .order = &(struct mlflow__orders){NULL, 0},
+                                        .view_type = MLFLOW_VIEW_ALL, .max_results = 1000};
+        struct mlflow_run_list *l = NULL;
+        assert_int_equal(s->ops->search_runs(s, &q, &l, &err), 0);
+        assert_int_equal(l->count, WORKERS);
+        mlflow_run_list_free(l);
+        mlflow__store_close(s);
+        char parent[8192];
+        snprintf(parent, sizeof parent, "%s/fresh%d", fx->tmp, round);
+        DIR *d = opendir(parent);
+        assert_non_null(d);
+        struct dirent *de;
+        int entries = 0;
+        while ((de = readdir(d)))
+            entries += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+        closedir(d);
+        assert_int_equal(entries, 1);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_processes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill_9, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fresh_store_race, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
