@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
     {"runs", cmd_runs, "Manage runs"},
     {"server", cmd_server, "Run the tracking server (MLflow's REST API)"},
     {"ui", cmd_ui, "Run the tracking server with local defaults"},
+    {"run", cmd_run, "Run an MLflow project (MLproject) as a tracked run"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -569,6 +569,79 @@ MLFLOW_API int mlflow_set_experiment_tags(const struct mlflow_kv *tags, size_t n
  * threads may still be running). */
 MLFLOW_API void mlflow_shutdown(void);
 
+/* ------------------------------------------------------------------------ */
+/* Projects (MLflow's `mlflow run`)                                         */
+/* ------------------------------------------------------------------------ */
+
+struct mlflow_project_opts {
+    const char *entry_point;      /* NULL: "main" */
+    const char *version;          /* git branch, tag or commit; NULL: the default branch */
+    const struct mlflow_kv *parameters; /* -P k=v, in order; undeclared ones are appended */
+    size_t n_parameters;
+    const char *experiment_name;  /* created when missing; at most one of name and id */
+    const char *experiment_id;    /* neither: $MLFLOW_EXPERIMENT_ID/_NAME, else "0" */
+    const char *run_name;
+    const char *backend;          /* NULL or "local" (the only one) */
+    const char *backend_config;   /* JSON object text or a JSON file path; NULL: none */
+    /* "local" (the current environment), "virtualenv" (a new python3 -m venv
+     * with python_env.yaml's dependencies) or "conda" (not supported yet);
+     * NULL: as the project's environment says, local when it has none. */
+    const char *env_manager;
+    const char *storage_dir;      /* clones, archives, venvs; NULL: $TMPDIR or /tmp */
+    bool asynchronous;            /* false (MLflow's synchronous=True): wait for the end */
+    const char *run_id;           /* run in this existing run instead of a new one */
+    const char *tracking_uri;     /* NULL: mlflow_get_tracking_uri()'s default resolution */
+};
+
+struct mlflow_submitted_run;
+
+/*
+ * Fetches the project at `uri` (a local folder, a file:// URI, or anything
+ * `git clone` accepts, each with an optional "#subdirectory"), creates a run
+ * with the project tags and every parameter logged, and runs the entry
+ * point's command with `bash -c` in the project folder, with MLFLOW_RUN_ID,
+ * MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID set. Parameter values reach
+ * the program as literal text (each is shell-quoted); as in MLflow, the
+ * params logged are those shell-quoted values ("it's" is logged as
+ * 'it'"'"'s'), and `path` params as given, not made absolute.
+ *
+ * Synchronous (the default): waits, ends the run FINISHED on exit status 0,
+ * else FAILED and returns MLFLOW_INTERNAL_ERROR ("Run (ID '...') failed");
+ * a run the program already ended itself keeps its status. Asynchronous:
+ * returns as soon as the program started; its status is recorded by
+ * mlflow_submitted_run_wait(), _status() or _cancel().
+ *
+ * Git clones, unpacked archives and virtualenvs are made under storage_dir
+ * and left there, as MLflow leaves them. No signal handler is installed: a
+ * program that wants Ctrl-C to cancel the run runs it asynchronously and
+ * calls mlflow_submitted_run_cancel() itself (as `mlflow-c run` does).
+ *
+ * *out gets the submitted run whenever the run was created, failures
+ * included; free it with mlflow_submitted_run_free(). It may be NULL for a
+ * synchronous run only.
+ */
+MLFLOW_API int mlflow_run_project(const char *uri, const struct mlflow_project_opts *opts,
+                                  struct mlflow_submitted_run **out);
+/* The run's id, owned by the handle. */
+MLFLOW_API const char *mlflow_submitted_run_id(const struct mlflow_submitted_run *run);
+/* The command line given to `bash -c` ("" if none was started); owned by
+ * the handle. */
+MLFLOW_API const char *mlflow_submitted_run_command(const struct mlflow_submitted_run *run);
+/* Waits for the program to end and records the run's final status;
+ * *succeeded (may be NULL) is true iff it exited with status 0. */
+MLFLOW_API int mlflow_submitted_run_wait(struct mlflow_submitted_run *run, bool *succeeded);
+/* RUNNING while the program runs, then FINISHED, FAILED or KILLED
+ * (enum mlflow_run_status). Does not block. */
+MLFLOW_API int mlflow_submitted_run_status(struct mlflow_submitted_run *run);
+/* SIGTERM to the program's process group, SIGKILL after a grace period
+ * (MLFLOW_PROJECT_CANCEL_GRACE_MS), then marks the run KILLED unless it
+ * had already ended. */
+#define MLFLOW_PROJECT_CANCEL_GRACE_MS 5000
+MLFLOW_API int mlflow_submitted_run_cancel(struct mlflow_submitted_run *run);
+/* Releases the handle. A program still running keeps running (and its run
+ * keeps its status); NULL is a no-op. */
+MLFLOW_API void mlflow_submitted_run_free(struct mlflow_submitted_run *run);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,14 +5,15 @@
 set -euo pipefail
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
-pkgs=(build-essential cmake pkg-config git
+# git and unzip fetch MLflow projects (mlflow-c run) from repositories and archives.
+pkgs=(build-essential cmake pkg-config git unzip
       libyaml-dev libjson-c-dev libdouble-conversion-dev libsqlite3-dev
       libcurl4-openssl-dev libmicrohttpd-dev)
 if [ "${1:-}" = --test ]; then
   # cmocka runs inside the test programs; clang + compiler-rt give the
   # AddressSanitizer/UBSan build; python3 only drives JSON checks in the
   # shell tests (never the product).
-  pkgs+=(libcmocka-dev clang libclang-rt-14-dev python3)
+  pkgs+=(libcmocka-dev clang libclang-rt-14-dev python3 python3-venv zip)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
