@@ -380,6 +380,7 @@ int main(int argc, char **argv)
                 MAX_REPS);
         return 2;
     }
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows while large cases run */
     printf("sqlite store benchmarks (SQLite %s), medians\n", sqlite3_libversion());
     bench_log_batch(reps);
     bench_history(reps, points);

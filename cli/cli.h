@@ -69,6 +69,7 @@ int cmd_runs(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_server(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_ui(struct cli_ctx *ctx, int argc, char **argv);
 int cmd_run(struct cli_ctx *ctx, int argc, char **argv);
+int cmd_migrate(struct cli_ctx *ctx, int argc, char **argv);
 
 /* ---- options ------------------------------------------------------------ */
 

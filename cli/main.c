@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
     {"server", cmd_server, "Run the tracking server (MLflow's REST API)"},
     {"ui", cmd_ui, "Run the tracking server with local defaults"},
     {"run", cmd_run, "Run an MLflow project (MLproject) as a tracked run"},
+    {"migrate", cmd_migrate, "Copy every experiment and run from one store to another"},
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

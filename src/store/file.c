@@ -1261,6 +1261,193 @@ static void fs_close(struct mlflow__store *s)
     mlflow__free(fs);
 }
 
+/* ---- import (migrate.c): copies from another store that keep ids ---- */
+
+/* Like creation, the experiment is built in a temporary folder and renamed
+ * into place whole (into .trash when it is deleted). */
+static int fs_import_experiment(struct mlflow__store *s, const struct mlflow_experiment *e,
+                                struct mlflow_error *err)
+{
+    struct file_store *fs = FS(s);
+    const char *bad;
+    if (!mlflow__fs_id_safe(e->experiment_id))
+        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                              "Invalid experiment ID '%.300s': a file store keeps it as a "
+                              "directory name",
+                              e->experiment_id);
+    if (!tags_safe(e->tags, e->n_tags, &bad))
+        return bad_key("tag", bad, err);
+    bool deleted = strcmp(e->lifecycle_stage, "deleted") == 0;
+    int lock;
+    int rc = lock_dir(fs->root, 0, LOCK_EX, &lock, err);
+    if (rc)
+        return rc;
+    char dir[FS_PATH_MAX], tmp[FS_PATH_MAX];
+    struct mlflow_error ignored;
+    if (exp_dir(fs, e->experiment_id, dir, NULL, &ignored) == MLFLOW_OK)
+        rc = mlflow__seterr(err, MLFLOW_RESOURCE_ALREADY_EXISTS,
+                            "Experiment with ID %s already exists.", e->experiment_id);
+    struct mlflow_experiment *same = NULL;
+    if (!rc && !deleted)
+        rc = find_by_name(fs, e->name, false, &same, err);
+    if (!rc && same)
+        rc = name_taken(same, err);
+    if (!rc)
+        rc = mlflow__fs_path(dir, err, "%s/%s", deleted ? fs->trash : fs->root,
+                             e->experiment_id);
+    bool made = false;
+    if (!rc) {
+        int x = mlflow__fs_make_temp_dir(fs->root, FS_TMP_PREFIX, tmp);
+        if (x)
+            rc = mlflow__seterr_sys(err, x, "Cannot create a directory in '%s'", fs->root);
+        made = !x;
+    }
+    /* A source without an artifact location gets this store's default, as
+     * creation would give it. MLflow's rewrites of a deleted experiment dump
+     * its tags too. */
+    struct mlflow_experiment copy = *e;
+    char *loc = NULL;
+    if (!rc && !copy.artifact_location) {
+        if (!(loc = uri_append(fs->artifact_root, e->experiment_id, NULL)))
+            rc = mlflow__oom(err);
+        copy.artifact_location = loc;
+    }
+    if (!rc)
+        rc = mlflow__fs_write_experiment_meta(tmp, &copy, deleted, err);
+    mlflow__free(loc);
+    for (size_t i = 0; !rc && i < e->n_tags; i++)
+        rc = write_tag(tmp, 0, e->tags[i].key, e->tags[i].value, err);
+    if (!rc) {
+        int x = mlflow__fs_rename_noreplace(tmp, dir);
+        if (x)
+            rc = mlflow__seterr_sys(err, x, "Cannot create experiment directory '%s'", dir);
+        else
+            made = false;
+    }
+    if (made)
+        mlflow__fs_remove_tree(tmp);
+    unlock_dir(lock);
+    return rc;
+}
+
+/* One file per metric key with all its points, in the order given. */
+static int write_history(const char *run_dir, const struct mlflow_metric *h, size_t n,
+                         struct mlflow_error *err)
+{
+    if (n == 0)
+        return MLFLOW_OK;
+    struct key_idx *order = mlflow__malloc(n * sizeof *order);
+    if (!order)
+        return mlflow__oom(err);
+    for (size_t i = 0; i < n; i++)
+        order[i] = (struct key_idx){h[i].key, i};
+    qsort(order, n, sizeof *order, key_idx_cmp);
+    struct mlflow__sb sb = MLFLOW__SB_INIT;
+    int rc = MLFLOW_OK;
+    for (size_t i = 0; !rc && i < n; i++) {
+        const struct mlflow_metric *p = &h[order[i].i];
+        char line[128], rel[FS_PATH_MAX];
+        size_t len = mlflow__fs_format_metric(line, p->timestamp, p->value, p->step);
+        mlflow__sb_add(&sb, line, len);
+        if (i + 1 < n && strcmp(order[i + 1].key, p->key) == 0)
+            continue;
+        if (sb.oom)
+            rc = mlflow__oom(err);
+        else if (!mlflow__fs_key_safe(p->key))
+            rc = bad_key("metric", p->key, err);
+        else if (!(rc = mlflow__fs_path(rel, err, "metrics/%s", p->key)))
+            rc = mlflow__fs_write_value(run_dir, rel, sb.buf, sb.len, FS_REPLACE, NULL, err);
+        mlflow__sb_reset(&sb);
+    }
+    mlflow__sb_release(&sb);
+    mlflow__free(order);
+    return rc;
+}
+
+/* The run is built in a temporary folder of its experiment and renamed into
+ * place with meta.yaml written: readers never see it half copied. */
+static int fs_import_run(struct mlflow__store *s, const struct mlflow_run *run,
+                         const struct mlflow_metric *history, size_t n,
+                         struct mlflow_error *err)
+{
+    struct file_store *fs = FS(s);
+    struct mlflow_run_info info = run->info;
+    const char *bad;
+    if (!info.run_id || !mlflow__fs_id_safe(info.run_id))
+        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE, "Invalid run ID '%.300s'",
+                              info.run_id ? info.run_id : "(null)");
+    if (!tags_safe(run->data.params, run->data.n_params, &bad))
+        return bad_key("param", bad, err);
+    if (!tags_safe(run->data.tags, run->data.n_tags, &bad))
+        return bad_key("tag", bad, err);
+    if (!info.run_name)
+        info.run_name = "";
+    if (!info.user_id)
+        info.user_id = "";
+    if (!info.artifact_uri)
+        info.artifact_uri = "";
+    bool deleted = info.lifecycle_stage && strcmp(info.lifecycle_stage, "deleted") == 0;
+    info.lifecycle_stage = deleted ? "deleted" : "active";
+    /* Shared root lock: the experiment cannot move to or from .trash. */
+    int lock;
+    int rc = lock_dir(fs->root, 0, LOCK_SH, &lock, err);
+    if (rc)
+        return rc;
+    char edir[FS_PATH_MAX], tmp[FS_PATH_MAX], dir[FS_PATH_MAX], found_exp[FS_ID_MAX];
+    struct mlflow_error ignored;
+    rc = exp_dir(fs, info.experiment_id, edir, NULL, err);
+    if (rc == MLFLOW_RESOURCE_DOES_NOT_EXIST)
+        mlflow__seterr(err, rc, "Cannot import run %s: no experiment with ID %s exists.",
+                       info.run_id, info.experiment_id);
+    if (!rc && mlflow__fs_find_run(fs, info.run_id, dir, found_exp, &ignored) == MLFLOW_OK)
+        rc = mlflow__seterr(err, MLFLOW_RESOURCE_ALREADY_EXISTS,
+                            "Run with ID %s already exists (in experiment %s).", info.run_id,
+                            found_exp);
+    if (!rc)
+        rc = mlflow__fs_path(dir, err, "%s/%s", edir, info.run_id);
+    bool made = false;
+    if (!rc) {
+        int x = mlflow__fs_make_temp_dir(edir, FS_TMP_PREFIX, tmp);
+        if (x)
+            rc = mlflow__seterr_sys(err, x, "Cannot create a directory in '%s'", edir);
+        made = !x;
+    }
+    static const char *const subdirs[] = {"metrics", "params"};
+    for (size_t i = 0; !rc && i < MLFLOW_ARRAY_LEN(subdirs); i++) {
+        char p[FS_PATH_MAX];
+        if (!(rc = mlflow__fs_path(p, err, "%s/%s", tmp, subdirs[i])) && mkdir(p, 0777) != 0)
+            rc = mlflow__seterr_sys(err, errno, "Cannot create '%s'", p);
+    }
+    for (size_t i = 0; !rc && i < run->data.n_params; i++) {
+        const struct mlflow_kv *p = &run->data.params[i];
+        const char *v = p->value ? p->value : "";
+        char rel[FS_PATH_MAX];
+        if (!(rc = mlflow__fs_path(rel, err, "params/%s", p->key)))
+            rc = mlflow__fs_write_value(tmp, rel, v, strlen(v), FS_REPLACE, NULL, err);
+    }
+    for (size_t i = 0; !rc && i < run->data.n_tags; i++)
+        rc = write_tag(tmp, 0, run->data.tags[i].key, run->data.tags[i].value, err);
+    if (!rc)
+        rc = write_history(tmp, history, n, err);
+    /* The source's deletion time is not part of a run; the import's will do
+     * for garbage collection. */
+    if (!rc)
+        rc = mlflow__fs_write_run_meta(tmp, &info, deleted ? mlflow__now_ms() : MLFLOW_TIME_UNSET,
+                                       err);
+    if (!rc) {
+        int x = mlflow__fs_rename_noreplace(tmp, dir);
+        if (x)
+            rc = mlflow__seterr_sys(err, x, "Cannot create run directory '%s'", dir);
+        else
+            made = false;
+    }
+    if (made)
+        mlflow__fs_remove_tree(tmp);
+    unlock_dir(lock);
+    mlflow__fcache_stale(fs->cache, info.run_id);
+    return rc;
+}
+
 static const struct mlflow__store_ops file_ops = {
     .name = "file",
     .close = fs_close,
@@ -1282,6 +1469,8 @@ static const struct mlflow__store_ops file_ops = {
     .get_metric_history = fs_get_metric_history,
     .search_runs = fs_search_runs,
     .default_artifact_root = fs_default_artifact_root,
+    .import_experiment = fs_import_experiment,
+    .import_run = fs_import_run,
 };
 
 /* A new store appears whole. The root, with experiment 0 "Default" (as

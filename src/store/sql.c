@@ -1064,6 +1064,8 @@ static void set_ops(struct mlflow__sql_store *st)
         .get_metric_history = sql_get_metric_history,
         .search_runs = sql_search_runs,
         .default_artifact_root = sql_default_artifact_root,
+        .import_experiment = mlflow__sql_import_experiment,
+        .import_run = mlflow__sql_import_run,
     };
     st->base.ops = &st->ops;
 }

@@ -7,7 +7,7 @@
  * connection pool, retried transactions and the schema check, sql_read.c
  * reading rows into results, and sql_search.c compiles the parsed search
  * tree (search.h) to SQL. A driver
- * (sqlite.c; postgres.c next) supplies connections, statement execution,
+ * (sqlite.c, postgres.c) supplies connections, statement execution,
  * transactions, MLflow's DDL for its dialect, and the few pieces of SQL text
  * that differ between dialects.
  *
@@ -96,6 +96,11 @@ struct mlflow__sql_driver {
      * by statement, NULL-terminated. sql_db.c adds alembic_version's row, the
      * Default experiment and mlflow-c's extra indexes. */
     const char *const *schema_ddl;
+    /* Run after an experiment was inserted with an explicit id (migrate's
+     * import), so ids generated later do not collide with it: PostgreSQL
+     * keeps a sequence apart from the table. NULL when the next id comes
+     * from the table itself (SQLite). No parameters. */
+    const char *sync_experiment_ids_sql;
 
     /* -- connections -- */
 
@@ -142,6 +147,10 @@ struct mlflow__sql_driver {
     int (*commit)(struct mlflow__sql_conn *c, struct mlflow_error *err);
     /* Never fails; a no-op without an open transaction. */
     void (*rollback)(struct mlflow__sql_conn *c);
+    /* Whether the last failed commit on c may have committed after all
+     * (the connection broke before the answer came): the transaction must
+     * not run again. May be NULL (never). */
+    bool (*commit_outcome_unknown)(struct mlflow__sql_conn *c);
 };
 
 /* ---- the store -------------------------------------------------------- */
@@ -261,6 +270,15 @@ MLFLOW_INTERNAL int mlflow__sql_no_run(const char *run_id, struct mlflow_error *
 MLFLOW_INTERNAL double mlflow__sql_read_value(const struct mlflow__sql_driver *drv,
                                               const struct mlflow__sql_row *row, int value_col,
                                               int is_nan_col);
+
+/* ---- import (sql_import.c): store.h's import ops ---------------------------- */
+
+MLFLOW_INTERNAL int mlflow__sql_import_experiment(struct mlflow__store *s,
+                                                  const struct mlflow_experiment *e,
+                                                  struct mlflow_error *err);
+MLFLOW_INTERNAL int mlflow__sql_import_run(struct mlflow__store *s, const struct mlflow_run *run,
+                                           const struct mlflow_metric *history, size_t n,
+                                           struct mlflow_error *err);
 
 /* ---- search compilation (sql_search.c) ------------------------------------ */
 

@@ -139,10 +139,12 @@ int mlflow__sql_with_tx(struct mlflow__sql_store *st, bool write, mlflow__sql_tx
         return rc;
     int64_t start = mlflow__now_ms();
     unsigned delay_us = 500;
+    bool unknown = false;
     for (;;) {
         rc = st->drv->begin(c, write, err);
         if (!rc)
             rc = body(st, c, arg, err);
+        bool committing = !rc;
         if (!rc)
             rc = st->drv->commit(c, err);
         if (!rc)
@@ -150,12 +152,16 @@ int mlflow__sql_with_tx(struct mlflow__sql_store *st, bool write, mlflow__sql_tx
         st->drv->rollback(c);
         if (reset)
             reset(arg);
-        if (rc != MLFLOW_TEMPORARILY_UNAVAILABLE || mlflow__now_ms() - start > RETRY_MS)
+        /* A commit that may have happened is not run again. */
+        unknown = committing && st->drv->commit_outcome_unknown &&
+                  st->drv->commit_outcome_unknown(c);
+        if (rc != MLFLOW_TEMPORARILY_UNAVAILABLE || unknown ||
+            mlflow__now_ms() - start > RETRY_MS)
             break;
         backoff(&delay_us);
     }
     conn_put(st, c);
-    if (rc == MLFLOW_TEMPORARILY_UNAVAILABLE) {
+    if (rc == MLFLOW_TEMPORARILY_UNAVAILABLE && !unknown) {
         char msg[sizeof err->message];
         snprintf(msg, sizeof msg, "%s", err->message);
         mlflow__seterr(err, rc, "The tracking database stayed busy for %d seconds: %s",

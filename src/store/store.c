@@ -46,6 +46,17 @@ static int open_sqlite_opts(const char *uri, const struct mlflow__store_opts *op
     return mlflow__sqlite_store_open_ex(uri, opts->default_artifact_root, out, err);
 }
 
+static int open_postgres(const char *uri, struct mlflow__store **out, struct mlflow_error *err)
+{
+    return mlflow__postgres_store_open(uri, NULL, out, err);
+}
+
+static int open_postgres_opts(const char *uri, const struct mlflow__store_opts *opts,
+                              struct mlflow__store **out, struct mlflow_error *err)
+{
+    return mlflow__postgres_store_open(uri, opts->default_artifact_root, out, err);
+}
+
 /* One row per scheme MLflow knows. A NULL opener means the backend is
  * planned but not built yet; the user gets an error naming the scheme. */
 static const struct scheme {
@@ -56,7 +67,7 @@ static const struct scheme {
     {"", open_file, open_file_opts},
     {"file", open_file, open_file_opts},
     {"sqlite", mlflow__sqlite_store_open, open_sqlite_opts},
-    {"postgresql", NULL, NULL},
+    {"postgresql", open_postgres, open_postgres_opts},
     {"mysql", NULL, NULL},
     {"mssql", NULL, NULL},
     {"http", mlflow__rest_store_open, NULL},

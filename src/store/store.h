@@ -129,6 +129,24 @@ struct mlflow__store_ops {
     /* The store's default artifact root for new experiments (e.g.
      * "file:///abs/mlruns"); owned by the store. */
     const char *(*default_artifact_root)(struct mlflow__store *s);
+
+    /* -- import (migrate.c): copies that keep ids; NULL when the store
+     * cannot take them (REST). Nothing is validated beyond what the store
+     * needs; the input was read from another store. -- */
+    /* Writes e as it is: id, name, artifact_location (verbatim), lifecycle,
+     * times and tags. RESOURCE_ALREADY_EXISTS when the id exists (active or
+     * deleted) or, for an active experiment, when an active one has the
+     * name. */
+    int (*import_experiment)(struct mlflow__store *s, const struct mlflow_experiment *e,
+                             struct mlflow_error *err);
+    /* Writes run->info as it is (id, name, user, status, times, lifecycle,
+     * artifact_uri verbatim) with run->data's params and tags, and every
+     * point of history[0..n) in that order (run->data.metrics is not used:
+     * the latest values are recomputed from history). The experiment must
+     * exist, in any lifecycle stage. All or nothing. RESOURCE_ALREADY_EXISTS
+     * when the run id exists. */
+    int (*import_run)(struct mlflow__store *s, const struct mlflow_run *run,
+                      const struct mlflow_metric *history, size_t n, struct mlflow_error *err);
 };
 
 struct mlflow__store {
@@ -171,6 +189,12 @@ MLFLOW_INTERNAL int mlflow__sqlite_store_open(const char *uri, struct mlflow__st
 MLFLOW_INTERNAL int mlflow__sqlite_store_open_ex(const char *uri, const char *artifact_root,
                                                  struct mlflow__store **out,
                                                  struct mlflow_error *err);
+/* uri: postgresql://user:password@host:port/database, also with a
+ * SQLAlchemy driver (postgresql+psycopg2://...) (postgres.c, over libpq).
+ * artifact_root NULL: ./mlruns, made absolute. */
+MLFLOW_INTERNAL int mlflow__postgres_store_open(const char *uri, const char *artifact_root,
+                                                struct mlflow__store **out,
+                                                struct mlflow_error *err);
 /* uri: http(s)://host[:port][/prefix], databricks or databricks://<profile>
  * (rest.c: a client of an MLflow tracking server). */
 MLFLOW_INTERNAL int mlflow__rest_store_open(const char *uri, struct mlflow__store **out,

@@ -8,10 +8,12 @@
 #include "server/server.h"
 #include "testutil.h"
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- file: a fresh temporary directory, URI file://<tmp>/mlruns ---- */
 
@@ -59,15 +61,22 @@ static int sqlite_setup(char **uri, void **ctx)
     return 0;
 }
 
-/* ---- rest-file, rest-sqlite: our server in-process on 127.0.0.1 (a free
- * port) over a fresh store, reached through the REST store ---- */
+/* ---- rest-file, rest-sqlite, rest-postgres: our server in-process on
+ * 127.0.0.1 (a free port) over a fresh store, reached through the REST
+ * store ---- */
+
+static int postgres_setup(char **uri, void **ctx);
+static void postgres_teardown(void *ctx);
 
 struct rest_ctx {
     char *dir;
     struct mlflow__server *server;
+    void *pg; /* postgres_setup's ctx */
 };
 
-static int rest_setup(char **uri, void **ctx, bool sqlite)
+enum rest_kind { REST_FILE, REST_SQLITE, REST_POSTGRES };
+
+static int rest_setup(char **uri, void **ctx, enum rest_kind kind)
 {
     /* Same retries as a user gets, without the waits between them: a 500
      * that MLflow sends for INVALID_STATE would otherwise cost a minute. */
@@ -82,10 +91,20 @@ static int rest_setup(char **uri, void **ctx, bool sqlite)
         free(rc);
         return -1;
     }
-    if (sqlite)
+    char *pg_uri = NULL;
+    if (kind == REST_POSTGRES && postgres_setup(&pg_uri, &rc->pg) != 0) {
+        testutil_rm_rf(rc->dir);
+        free(rc->dir);
+        free(rc);
+        return -1;
+    }
+    if (kind == REST_POSTGRES)
+        snprintf(store, sizeof store, "%s", pg_uri);
+    else if (kind == REST_SQLITE)
         snprintf(store, sizeof store, "sqlite:///%s/mlflow.db", rc->dir);
     else
         snprintf(store, sizeof store, "file://%s/mlruns", rc->dir);
+    free(pg_uri);
     snprintf(art, sizeof art, "%s/mlartifacts", rc->dir);
     struct mlflow__server_opts o = {
         .backend_store_uri = store,
@@ -99,6 +118,8 @@ static int rest_setup(char **uri, void **ctx, bool sqlite)
     if (!*uri || mlflow__server_start(&o, &rc->server, &err) != 0) {
         fprintf(stderr, "rest backend: cannot start the server: %s\n", err.message);
         free(*uri);
+        if (rc->pg)
+            postgres_teardown(rc->pg);
         testutil_rm_rf(rc->dir);
         free(rc->dir);
         free(rc);
@@ -111,21 +132,164 @@ static int rest_setup(char **uri, void **ctx, bool sqlite)
 
 static int rest_file_setup(char **uri, void **ctx)
 {
-    return rest_setup(uri, ctx, false);
+    return rest_setup(uri, ctx, REST_FILE);
 }
 
 static int rest_sqlite_setup(char **uri, void **ctx)
 {
-    return rest_setup(uri, ctx, true);
+    return rest_setup(uri, ctx, REST_SQLITE);
+}
+
+static int rest_postgres_setup(char **uri, void **ctx)
+{
+    return rest_setup(uri, ctx, REST_POSTGRES);
 }
 
 static void rest_teardown(void *ctx)
 {
     struct rest_ctx *rc = ctx;
     mlflow__server_stop(rc->server, 2000);
+    if (rc->pg)
+        postgres_teardown(rc->pg);
     testutil_rm_rf(rc->dir);
     free(rc->dir);
     free(rc);
+}
+
+/* ---- postgres: a fresh schema per test in the server the test command
+ * started (tests/pg_fixture.sh); MLFLOW_TEST_PG_URI names it, or the file
+ * MLFLOW_TEST_PG_URI_FILE holds its URI. The store is pointed at the
+ * schema with libpq's options=-csearch_path, so each test sees an empty
+ * database of its own; schemas are far cheaper than CREATE DATABASE. The
+ * first tests create MLflow's schema through the store; later ones get a
+ * schema an earlier test used, with every table emptied. ---- */
+
+static PGconn *pg_admin;
+/* Emptied schemas of finished tests, ready for the next. */
+#define PG_SPARE 4
+static char *pg_spare[PG_SPARE];
+static size_t pg_n_spare;
+
+/* DROP SCHEMA ... CASCADE lists every table it drops as a notice. */
+static void pg_ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static void pg_admin_close(void)
+{
+    char sql[128];
+    while (pg_n_spare) {
+        char *schema = pg_spare[--pg_n_spare];
+        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+        PQclear(PQexec(pg_admin, sql));
+        free(schema);
+    }
+    PQfinish(pg_admin);
+    pg_admin = NULL;
+}
+
+/* The server's URI: from the environment or the fixture's file. */
+static int pg_server_uri(char *buf, size_t size)
+{
+    const char *env = getenv("MLFLOW_TEST_PG_URI");
+    if (env && *env) {
+        snprintf(buf, size, "%s", env);
+        return 0;
+    }
+    const char *file = getenv("MLFLOW_TEST_PG_URI_FILE");
+    FILE *f = file ? fopen(file, "r") : NULL;
+    if (!f) {
+        fprintf(stderr, "postgres backend: no server (set MLFLOW_TEST_PG_URI, or run through "
+                        "ctest, whose fixture starts one)\n");
+        return -1;
+    }
+    bool ok = fgets(buf, (int)size, f) != NULL;
+    fclose(f);
+    buf[strcspn(buf, "\r\n")] = '\0';
+    return ok && *buf ? 0 : -1;
+}
+
+static int postgres_setup(char **uri, void **ctx)
+{
+    static unsigned counter;
+    char server[1024];
+    if (pg_server_uri(server, sizeof server) != 0)
+        return -1;
+    if (!pg_admin) {
+        pg_admin = PQconnectdb(server);
+        if (PQstatus(pg_admin) != CONNECTION_OK) {
+            fprintf(stderr, "postgres backend: cannot connect to %s: %s", server,
+                    PQerrorMessage(pg_admin));
+            PQfinish(pg_admin);
+            pg_admin = NULL;
+            return -1;
+        }
+        PQsetNoticeProcessor(pg_admin, pg_ignore_notice, NULL);
+        atexit(pg_admin_close);
+    }
+    char *schema = NULL;
+    bool ok = true;
+    if (pg_n_spare) {
+        schema = pg_spare[--pg_n_spare];
+    } else {
+        schema = malloc(64);
+        if (!schema)
+            return -1;
+        snprintf(schema, 64, "conf_%ld_%u", (long)getpid(), ++counter);
+        char sql[128];
+        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+        PGresult *res = PQexec(pg_admin, sql);
+        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok)
+            fprintf(stderr, "postgres backend: %s", PQresultErrorMessage(res));
+        PQclear(res);
+    }
+    size_t n = strlen(server) + strlen(schema) + 64;
+    *uri = ok ? malloc(n) : NULL;
+    if (!*uri) {
+        free(schema);
+        return -1;
+    }
+    snprintf(*uri, n, "%s%coptions=-csearch_path%%3D%s", server, strchr(server, '?') ? '&' : '?',
+             schema);
+    *ctx = schema;
+    return 0;
+}
+
+/* Empties the schema's tables for the next test (Default comes back when
+ * the next store opens it): three times cheaper than creating MLflow's
+ * schema again. A schema whose tables are not all there is dropped. */
+static void postgres_teardown(void *ctx)
+{
+    char *schema = ctx, sql[1024];
+    static const char *const tables[] = {
+        "experiments",       "experiment_tags",    "runs",
+        "tags",              "params",             "metrics",
+        "latest_metrics",    "registered_models",  "registered_model_tags",
+        "model_versions",    "model_version_tags", "registered_model_aliases",
+        "datasets",          "inputs",             "input_tags",
+    };
+    size_t n = (size_t)snprintf(sql, sizeof sql, "TRUNCATE ");
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s.%s", i ? ", " : "", schema,
+                              tables[i]);
+    snprintf(sql + n, sizeof sql - n, " RESTART IDENTITY CASCADE");
+    bool reuse = false;
+    if (pg_admin && pg_n_spare < PG_SPARE) {
+        PGresult *res = PQexec(pg_admin, sql);
+        reuse = PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+    }
+    if (reuse) {
+        pg_spare[pg_n_spare++] = schema;
+        return;
+    }
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
+    if (pg_admin)
+        PQclear(PQexec(pg_admin, sql));
+    free(schema);
 }
 
 const struct conf_backend conf_backends[] = {
@@ -138,6 +302,9 @@ const struct conf_backend conf_backends[] = {
     {"rest-file", CONF_CAP_REUSE_DELETED_NAME | CONF_CAP_EXACT_INF, rest_file_setup,
      rest_teardown},
     {"rest-sqlite", 0, rest_sqlite_setup, rest_teardown},
+    /* MLflow's SQL store again, on a real PostgreSQL server. */
+    {"postgres", 0, postgres_setup, postgres_teardown},
+    {"rest-postgres", 0, rest_postgres_setup, rest_teardown},
 };
 
 const size_t conf_n_backends = sizeof conf_backends / sizeof conf_backends[0];

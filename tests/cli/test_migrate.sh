@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# test_migrate.sh - `mlflow-c migrate SRC_URI DST_URI` end to end: a copy of
+# the mlruns tree MLflow 2.12.2 wrote goes into a fresh SQLite database and
+# back into a file store; exit statuses, the summary, progress lines on
+# stderr (and --quiet), reruns that copy nothing, and the errors.
+#
+# usage: test_migrate.sh MLFLOW_C QUICKSTART BUILD_DIR   (QUICKSTART is not used)
+# python3 appears only as a JSON checker for this script.
+set -u
+
+MLFLOW_C=${1:?usage: test_migrate.sh MLFLOW_C QUICKSTART BUILD_DIR}
+case "$MLFLOW_C" in /*) ;; *) MLFLOW_C="$PWD/$MLFLOW_C" ;; esac
+HERE=$(cd "$(dirname "$0")" && pwd)
+FIXTURE="$HERE/../data/mlflow-2.12/file"
+
+tmp=$(mktemp -d /tmp/mlflow-migrate-test.XXXXXX) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+unset MLFLOW_TRACKING_URI MLFLOW_EXPERIMENT_ID MLFLOW_EXPERIMENT_NAME MLFLOW_TRACKING_DIR
+
+cp -R "$FIXTURE/mlruns" "$tmp/src" && chmod -R u+w "$tmp/src" || exit 1
+SRC="file://$tmp/src"
+DB="sqlite:///$tmp/dst.db"
+BACK="$tmp/back"
+
+passed=0
+failed=0
+status=0
+
+run() {
+    "$MLFLOW_C" "$@" >"$tmp/out" 2>"$tmp/err"
+    status=$?
+}
+
+report() { # report OK DESCRIPTION
+    if [ "$1" = 0 ]; then
+        passed=$((passed + 1))
+        echo "ok - $2"
+    else
+        failed=$((failed + 1))
+        echo "FAIL - $2 (exit status $status)"
+        echo "  --- stdout"; sed -n '1,40s/^/  /p' "$tmp/out"
+        echo "  --- stderr"; sed -n '1,20s/^/  /p' "$tmp/err"
+    fi
+}
+
+expect_out() { [ "$status" = 0 ] && grep -Eq -- "$1" "$tmp/out"; report $? "$2"; }
+expect_err() { grep -Eq -- "$1" "$tmp/err"; report $? "$2"; }
+expect_fail() {
+    [ "$status" = "$1" ] && grep -Eq -- "$2" "$tmp/err" && [ ! -s "$tmp/out" ]
+    report $? "$3"
+}
+
+# ---------------------------------------------------------------- help, usage
+
+run --help
+expect_out '^  migrate ' "--help lists migrate"
+run migrate --help
+expect_out 'SRC_URI DST_URI' "migrate --help shows the arguments"
+expect_out 'artifact' "migrate --help says what happens to artifacts"
+run migrate "$SRC"
+expect_fail 2 'SRC_URI and DST_URI' "one argument is a usage error (status 2)"
+run migrate "$SRC" "$DB" extra
+expect_fail 2 'got 3' "three arguments are a usage error"
+run migrate "$SRC" "$DB" --no-such-option
+expect_fail 2 'no-such-option' "an unknown option is a usage error"
+
+# ------------------------------------------------------------------ copying
+
+run migrate "$SRC" "$DB" --progress-every 3
+expect_out '^Copied 4 of 5 experiments and 10 of 10 runs' "file -> sqlite copies everything"
+[ "$(grep -c 'runs checked' "$tmp/err")" = 3 ]
+report $? "a progress line on stderr every 3 runs"
+expect_err '^mlflow-c migrate: 9 runs checked, 9 copied' "progress lines count the runs"
+
+run migrate "$SRC" "$DB"
+expect_out '^Copied 0 of 5 experiments and 0 of 10 runs' "a rerun copies nothing"
+[ ! -s "$tmp/err" ]
+report $? "fewer than 100 runs: no progress line by default"
+
+run runs list --experiment-id 326085035685706854 --view all --tracking-uri "$DB" --json
+[ "$status" = 0 ] && python3 -c '
+import json, sys
+runs = json.load(open(sys.argv[1]))
+sys.exit(0 if len(runs) > 0 and all(len(r["info"]["run_id"]) == 32 for r in runs) else 1)
+' "$tmp/out"
+report $? "the copied runs are listed from the database"
+
+run migrate "$DB" "$BACK" --quiet --progress-every 1 --json
+[ "$status" = 0 ] && [ ! -s "$tmp/err" ] && python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["runs"] == 10 and d["runs_copied"] == 10 and d["experiments"] == 5 else 1)
+' "$tmp/out"
+report $? "sqlite -> file, --quiet prints no progress, --json gives the counts"
+[ -f "$BACK/.trash/458431113462649809/meta.yaml" ]
+report $? "the deleted experiment lands in .trash"
+
+# ------------------------------------------------------------------ errors
+
+run migrate "$tmp/nowhere" "$DB"
+expect_fail 1 '^mlflow-c: RESOURCE_DOES_NOT_EXIST: .*nowhere' "a missing source: status 1"
+[ ! -e "$tmp/nowhere" ]
+report $? "a missing source is not created"
+run migrate "$SRC" "http://127.0.0.1:9"
+expect_fail 1 "^mlflow-c: NOT_IMPLEMENTED: The 'rest' store" "a server destination is refused"
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
