@@ -43,7 +43,7 @@ static const struct mlflow__orders no_order = {NULL, 0};
 
 static int copy_file(const char *from, const char *to)
 {
-    char cmd[8400];
+    char cmd[16384];
     snprintf(cmd, sizeof cmd, "cp '%s' '%s' && chmod u+w '%s'", from, to, to);
     return system(cmd) == 0 ? 0 : -1;
 }
