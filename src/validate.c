@@ -82,12 +82,33 @@ static bool key_path_normal(const char *key)
     }
 }
 
+/* Characters of ^[/\w.\- ]*$ in ASCII. */
+static const unsigned char key_ascii[256] = {
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+    ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1,
+    ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1,
+    ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+    ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1,
+    ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['_'] = 1, ['-'] = 1,
+    ['.'] = 1, [' '] = 1, ['/'] = 1,
+};
+
 int mlflow__validate_key(const char *kind, const char *key, struct mlflow_error *err)
 {
     if (!key)
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
                               "Missing value for required parameter '%s key'", kind);
-    size_t n = strlen(key);
+    /* Fast path for the keys nearly everyone uses (this runs on every
+     * log_metric): plain ASCII, within the length limit, path-normal. Any
+     * other key takes the full checks below, which also write the message. */
+    size_t n = 0;
+    while (key_ascii[(unsigned char)key[n]])
+        n++;
+    if (key[n] == '\0' && n <= MLFLOW_MAX_ENTITY_KEY_LENGTH && key_path_normal(key))
+        return MLFLOW_OK;
+    n = strlen(key);
     if (!mlflow__utf8_valid(key, n))
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
                               "Invalid %s name: it is not valid UTF-8", kind);
