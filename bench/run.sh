@@ -10,7 +10,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$here/build-bench}
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DMLFLOW_TESTS=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" --target bench_log bench_sqlite >/dev/null
+cmake --build "$build" -j"$(nproc)" --target bench_log bench_sqlite bench_server >/dev/null
 "$build/bench/bench_log" "${1:-5}" "${2:-200000}"
 "$build/bench/bench_sqlite" "${1:-5}" "${SQLITE_BENCH_RUNS:-1000,10000}" \
     "${SQLITE_BENCH_POINTS:-1000000}"
+"$build/bench/bench_server" "${1:-3}"

@@ -429,9 +429,16 @@ int mlflow__client_create_run(struct mlflow_client *c, const char *experiment_id
     if (!tag_name)
         all[o.n_tags] = (struct mlflow_kv){"mlflow.runName", name};
     const char *user = o.user_id && *o.user_id ? o.user_id : kv_get(all, n, "mlflow.user");
+    /* Stores always hand back the run; a caller that did not ask for it
+     * (out == NULL, as the header allows) gets it freed here. */
+    struct mlflow_run *run = NULL;
     rc = c->store->ops->create_run(c->store, experiment_id, user && *user ? user : "unknown",
                                    o.start_time ? o.start_time : mlflow__now_ms(), name, all, n,
-                                   out, err);
+                                   &run, err);
+    if (out)
+        *out = run;
+    else
+        mlflow_run_free(run);
     mlflow__free(all);
     free_kv_copy(copy, o.tags, o.n_tags);
     return rc;
