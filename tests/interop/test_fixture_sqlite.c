@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "manifest.h"
 #include "testutil.h"
 
 #define FIXTURE MLFLOW_TEST_DATA "/mlflow-2.12/sqlite"
@@ -38,8 +39,6 @@ struct fx {
     json_object *manifest;
 };
 
-static const struct mlflow__filter no_filter = {NULL, 0};
-static const struct mlflow__orders no_order = {NULL, 0};
 
 static int copy_file(const char *from, const char *to)
 {
@@ -81,52 +80,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static const char *jstr(json_object *o, const char *key)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(o, key, &v) || json_object_is_type(v, json_type_null))
-        return NULL;
-    return json_object_get_string(v);
-}
-
-static json_object *jget(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-    json_object_object_get_ex(o, key, &v);
-    return v;
-}
-
-/* Manifest numbers, or the strings "nan", "inf", "-inf". */
-static double jdouble(json_object *v)
-{
-    if (json_object_is_type(v, json_type_string)) {
-        const char *s = json_object_get_string(v);
-        if (strcmp(s, "nan") == 0)
-            return NAN;
-        return strcmp(s, "inf") == 0 ? INFINITY : -INFINITY;
-    }
-    return json_object_get_double(v);
-}
-
-static void assert_double_same(double expected, double actual)
-{
-    if (isnan(expected))
-        assert_true(isnan(actual));
-    else if (expected != actual)
-        fail_msg("expected %.17g, got %.17g", expected, actual);
-}
-
-static void assert_kv_equal(json_object *map, const struct mlflow_kv *kv, size_t n)
-{
-    assert_int_equal(json_object_object_length(map), n);
-    for (size_t i = 0; i < n; i++) {
-        const char *expected = jstr(map, kv[i].key);
-        if (!expected)
-            fail_msg("unexpected key '%s'", kv[i].key);
-        assert_string_equal(expected, kv[i].value);
-    }
-}
-
 /* ---- reading what MLflow wrote ---- */
 
 static void test_every_experiment(void **state)
@@ -158,49 +111,12 @@ static void test_every_experiment(void **state)
     }
 }
 
-static size_t search_experiments(struct mlflow__store *s, int view)
-{
-    struct mlflow__search_experiments q = {.filter = &no_filter, .order = &no_order,
-                                           .view_type = view, .max_results = 1000};
-    struct mlflow_experiment_list *l = NULL;
-    struct mlflow_error err = {0};
-    assert_int_equal(s->ops->search_experiments(s, &q, &l, &err), 0);
-    size_t n = l->count;
-    for (size_t i = 0; i < n; i++) {
-        bool deleted = strcmp(l->experiments[i].lifecycle_stage, "deleted") == 0;
-        assert_true(view != MLFLOW_VIEW_ACTIVE_ONLY || !deleted);
-        assert_true(view != MLFLOW_VIEW_DELETED_ONLY || deleted);
-    }
-    mlflow_experiment_list_free(l);
-    return n;
-}
-
 static void test_search_experiments_views(void **state)
 {
     struct fx *fx = *state;
     assert_int_equal(search_experiments(fx->store, MLFLOW_VIEW_ALL), 5);
     assert_int_equal(search_experiments(fx->store, MLFLOW_VIEW_ACTIVE_ONLY), 4);
     assert_int_equal(search_experiments(fx->store, MLFLOW_VIEW_DELETED_ONLY), 1);
-}
-
-static void check_history(struct mlflow__store *s, const char *run_id, const char *key,
-                          json_object *points)
-{
-    struct mlflow_metric_list *h = NULL;
-    struct mlflow_error err = {0};
-    assert_int_equal(s->ops->get_metric_history(s, run_id, key, &h, &err), 0);
-    size_t n = json_object_array_length(points);
-    assert_int_equal(h->count, n);
-    for (size_t i = 0; i < n; i++) {
-        json_object *p = json_object_array_get_idx(points, i);
-        assert_string_equal(h->metrics[i].key, key);
-        assert_int_equal(h->metrics[i].timestamp,
-                         json_object_get_int64(json_object_array_get_idx(p, 0)));
-        assert_double_same(jdouble(json_object_array_get_idx(p, 1)), h->metrics[i].value);
-        assert_int_equal(h->metrics[i].step,
-                         json_object_get_int64(json_object_array_get_idx(p, 2)));
-    }
-    mlflow_metric_list_free(h);
 }
 
 static void test_every_run(void **state)
@@ -274,7 +190,7 @@ static size_t search_all_runs(struct mlflow__store *s, int view)
 {
     const char *ids[] = {"0", "1", "2", "3", "4"};
     struct mlflow__search_runs q = {.experiment_ids = ids, .n_experiment_ids = 5,
-                                    .filter = &no_filter, .order = &no_order,
+                                    .filter = &manifest_no_filter, .order = &manifest_no_order,
                                     .view_type = view, .max_results = 1000};
     struct mlflow_run_list *l = NULL;
     struct mlflow_error err = {0};
