@@ -258,6 +258,20 @@ int mlflow_client_get_experiment_by_name(struct mlflow_client *c, const char *na
     PUBLIC_CALL(mlflow__client_get_experiment_by_name(c, name, out, err));
 }
 
+/* What searches of runs and of experiments check alike: view type and
+ * max_results resolved, and the page token decoded into an offset unless
+ * the store is remote (its server reads the token itself). */
+static int check_search_paging(struct mlflow_client *c, int *view_type, int64_t *max_results,
+                               const char *page_token, int64_t *offset, struct mlflow_error *err)
+{
+    int rc = check_view_type(view_type, err);
+    if (!rc)
+        rc = check_max_results(max_results, 1000, err);
+    if (!rc && !c->store->ops->remote)
+        rc = mlflow__page_token_decode(page_token, offset, err);
+    return rc;
+}
+
 static int search_experiments(struct mlflow_client *c,
                               const struct mlflow_search_experiments_opts *opts,
                               struct mlflow_experiment_list **out, struct mlflow_error *err)
@@ -277,11 +291,7 @@ static int search_experiments(struct mlflow_client *c,
     };
     /* A remote store's server parses the search itself (store.h). */
     bool remote = c->store->ops->remote;
-    int rc = check_view_type(&q.view_type, err);
-    if (!rc)
-        rc = check_max_results(&q.max_results, 1000, err);
-    if (!rc && !remote)
-        rc = mlflow__page_token_decode(o.page_token, &q.offset, err);
+    int rc = check_search_paging(c, &q.view_type, &q.max_results, o.page_token, &q.offset, err);
     struct mlflow__filter *f = NULL;
     struct mlflow__orders *ord = NULL;
     if (!rc)
@@ -707,13 +717,11 @@ static int search_runs(struct mlflow_client *c, const struct mlflow_search_runs_
     };
     /* A remote store's server parses the search itself (store.h). */
     bool remote = c->store->ops->remote;
-    int rc = check_view_type(&q.view_type, err);
-    if (!rc)
-        rc = check_max_results(&q.max_results, 1000, err);
+    int rc = MLFLOW_OK;
     for (size_t i = 0; !rc && i < o.n_experiment_ids; i++)
         rc = mlflow__validate_experiment_id(o.experiment_ids[i], err);
-    if (!rc && !remote)
-        rc = mlflow__page_token_decode(o.page_token, &q.offset, err);
+    if (!rc)
+        rc = check_search_paging(c, &q.view_type, &q.max_results, o.page_token, &q.offset, err);
     struct mlflow__filter *f = NULL;
     struct mlflow__orders *ord = NULL;
     if (!rc)
