@@ -32,8 +32,9 @@
  *     its parent stay the parent's: the child never ends them, at exit or
  *     on a signal.
  *   - Output. The library prints nothing, except one line on stderr when a
- *     logged value could not be stored (data loss); mlflow_set_warnings(false)
- *     silences that too.
+ *     logged value could not be stored (data loss), or when queued values
+ *     are kept in a spill file at exit (see "Asynchronous logging");
+ *     mlflow_set_warnings(false) silences that too.
  *
  * Tracking URIs: "" or NULL (the default, ./mlruns or $MLFLOW_TRACKING_URI), a
  * plain path, or file:/ file:/// URIs select the local file store in MLflow's
@@ -374,6 +375,22 @@ MLFLOW_API int mlflow_client_log_batch(struct mlflow_client *client, const char 
                                        const struct mlflow_metric *metrics, size_t n_metrics,
                                        const struct mlflow_kv *params, size_t n_params,
                                        const struct mlflow_kv *tags, size_t n_tags);
+/* The same four, queued instead of sent (MLflow's synchronous=False), as
+ * described under "Asynchronous logging" below. */
+MLFLOW_API int mlflow_client_log_metric_async(struct mlflow_client *client, const char *run_id,
+                                              const char *key, double value, int64_t timestamp,
+                                              int64_t step);
+MLFLOW_API int mlflow_client_log_param_async(struct mlflow_client *client, const char *run_id,
+                                             const char *key, const char *value);
+MLFLOW_API int mlflow_client_set_tag_async(struct mlflow_client *client, const char *run_id,
+                                           const char *key, const char *value);
+MLFLOW_API int mlflow_client_log_batch_async(struct mlflow_client *client, const char *run_id,
+                                             const struct mlflow_metric *metrics,
+                                             size_t n_metrics, const struct mlflow_kv *params,
+                                             size_t n_params, const struct mlflow_kv *tags,
+                                             size_t n_tags);
+/* Waits for the values this client queued before the call; see mlflow_flush(). */
+MLFLOW_API int mlflow_client_flush(struct mlflow_client *client);
 /* Every logged point of one metric, in logging order. Free with
  * mlflow_metric_list_free(). */
 MLFLOW_API int mlflow_client_get_metric_history(struct mlflow_client *client,
@@ -471,8 +488,9 @@ extern "C" {
  * NULL. With a run already active and opts->nested false it fails with
  * INVALID_PARAMETER_VALUE. */
 MLFLOW_API int mlflow_start_run(const struct mlflow_run_opts *opts);
-/* Ends the innermost active run with `status` (0 = FINISHED). No-op when no
- * run is active. */
+/* Ends the innermost active run with `status` (0 = FINISHED), once its
+ * queued values are stored (see "Asynchronous logging"). No-op when no run
+ * is active. */
 MLFLOW_API int mlflow_end_run(int status);
 /* A buffer of this size holds any run id (MLflow allows 256 characters;
  * the ids mlflow-c and MLflow generate have 32). */
@@ -536,6 +554,14 @@ MLFLOW_API int mlflow_log_metric_ts(const char *key, double value, int64_t step,
 MLFLOW_API int mlflow_log_metrics(const struct mlflow_metric *metrics, size_t n, int64_t step);
 MLFLOW_API int mlflow_set_tag(const char *key, const char *value);
 MLFLOW_API int mlflow_set_tags(const struct mlflow_kv *tags, size_t n);
+/* The same, queued instead of sent (see "Asynchronous logging" below). */
+MLFLOW_API int mlflow_log_metric_async(const char *key, double value, int64_t step);
+MLFLOW_API int mlflow_log_metrics_async(const struct mlflow_metric *metrics, size_t n,
+                                        int64_t step);
+MLFLOW_API int mlflow_log_param_async(const char *key, const char *value);
+MLFLOW_API int mlflow_log_params_async(const struct mlflow_kv *params, size_t n);
+MLFLOW_API int mlflow_set_tag_async(const char *key, const char *value);
+MLFLOW_API int mlflow_set_tags_async(const struct mlflow_kv *tags, size_t n);
 MLFLOW_API int mlflow_delete_tag(const char *key);
 MLFLOW_API int mlflow_log_artifact(const char *local_path, const char *artifact_path);
 MLFLOW_API int mlflow_log_artifacts(const char *local_dir, const char *artifact_path);
@@ -570,6 +596,75 @@ MLFLOW_API int mlflow_set_experiment_tags(const struct mlflow_kv *tags, size_t n
 MLFLOW_API void mlflow_shutdown(void);
 
 /* ------------------------------------------------------------------------ */
+/* Asynchronous logging                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Queued logging, MLflow's `synchronous=False`: log_metric(s), log_param(s),
+ * set_tag(s) and log_batch validate their input, queue it and return; a
+ * thread per client sends the queued values as log-batch requests (at most
+ * 1000 metrics, 100 params, 100 tags, 1000 values each), per run. It works
+ * with every store; it pays most over REST, where it turns one request per
+ * value into one per thousand.
+ *
+ * Which calls are queued: the *_async functions always; the others when
+ * mlflow_set_async_logging(true) was called, or, until it is called, when
+ * $MLFLOW_ENABLE_ASYNC_LOGGING was true when the client (or the fluent
+ * layer's client) was opened. Internal calls (the server's) never queue.
+ *
+ * What is guaranteed:
+ *   - Input errors (a bad key, an overlong value that may not be cut) are
+ *     returned by the logging call itself.
+ *   - Values of one run reach the store in the order they were logged, so
+ *     every key keeps its order. Runs are independent of each other, and of
+ *     synchronous calls (a get_run may not see queued values yet).
+ *   - mlflow_flush() and mlflow_client_flush() wait until every value queued
+ *     before them is delivered, and return the first error since the last
+ *     flush: a value the store refused (a param logged again with another
+ *     value, a deleted run); the message names the run and the store's
+ *     reason (for a param, its key). Only the refused call's values are
+ *     lost; the others are delivered. If the store cannot be reached (REST:
+ *     connection refused, 5xx or 429 after the REST retries), they return
+ *     TEMPORARILY_UNAVAILABLE (or the code the store gave) as soon as one
+ *     new attempt has failed: the values stay queued and a later flush
+ *     tries again.
+ *   - Ending a run (mlflow_end_run, mlflow_client_set_terminated, an
+ *     update_run to FINISHED/FAILED/KILLED) waits for that run's values
+ *     first. With the store unreachable, the end is queued behind them and
+ *     the call returns the store's error.
+ *   - Logging never blocks on the store. Memory is bounded: at most
+ *     $MLFLOW_ASYNC_LOGGING_QUEUE_SIZE values (default 100000) and 64 MiB
+ *     per client. Past that, values are appended to a spill file,
+ *     $TMPDIR/mlflow-async-<pid>-<random>.jsonl (mode 0600), and delivered
+ *     from it, in order, when the store answers again. If the file cannot
+ *     be written, the call fails with RESOURCE_EXHAUSTED (data loss).
+ *   - mlflow_client_close(), mlflow_shutdown() and a normal exit deliver
+ *     what they can: close waits while the store answers; exit waits at most
+ *     $MLFLOW_ASYNC_LOGGING_EXIT_TIMEOUT_SECONDS (default 10). Values left
+ *     over are written to the spill file, which is kept (fdatasync'ed), and
+ *     one line on stderr names it; mlflow_async_replay() delivers it.
+ * What is not:
+ *   - A crash (SIGKILL, a fatal signal) loses the values still in memory;
+ *     spilled values survive it (written with write(2), not fsync'ed: they
+ *     do not survive a machine crash).
+ *   - Delivery is at least once: a request that reached the store but whose
+ *     answer was lost is sent again (metric points may then appear twice).
+ *   - $MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS (MLflow's variable) delays
+ *     sending to gather bigger requests (default 0: send at once);
+ *     MLflow's MLFLOW_ASYNC_LOGGING_THREADPOOL_SIZE is not used (one thread
+ *     per client keeps the order).
+ */
+MLFLOW_API void mlflow_set_async_logging(bool enabled);
+/* Waits for every value queued through the fluent API (every client it
+ * opened) before the call. 0 when all were delivered; else the first error
+ * since the last flush, as described above. */
+MLFLOW_API int mlflow_flush(void);
+/* Delivers the values kept in a spill file, in order, to tracking_uri (NULL:
+ * the URI recorded in the file), and removes the file when all are in; what
+ * cannot be delivered stays in it. Returns as mlflow_flush(). */
+MLFLOW_API int mlflow_async_replay(const char *spill_path, const char *tracking_uri);
+
+/* ------------------------------------------------------------------------ */
 /* Projects (MLflow's `mlflow run`)                                         */
 /* ------------------------------------------------------------------------ */
 
@@ -584,13 +679,24 @@ struct mlflow_project_opts {
     const char *backend;          /* NULL or "local" (the only one) */
     const char *backend_config;   /* JSON object text or a JSON file path; NULL: none */
     /* "local" (the current environment), "virtualenv" (a new python3 -m venv
-     * with python_env.yaml's dependencies) or "conda" (not supported yet);
-     * NULL: as the project's environment says, local when it has none. */
+     * with python_env.yaml's dependencies) or "conda" (an env made by
+     * `conda env create` from the conda yaml, reused while it is unchanged);
+     * NULL: as the project's environment says, local when it has none.
+     * docker_env projects always run in `docker run`. */
     const char *env_manager;
-    const char *storage_dir;      /* clones, archives, venvs; NULL: $TMPDIR or /tmp */
+    /* clones, archives, venvs, downloaded `path` params; NULL: $TMPDIR or /tmp */
+    const char *storage_dir;
     bool asynchronous;            /* false (MLflow's synchronous=True): wait for the end */
     const char *run_id;           /* run in this existing run instead of a new one */
     const char *tracking_uri;     /* NULL: mlflow_get_tracking_uri()'s default resolution */
+    /* docker_env only. build_image (MLflow's --build-image): run an image
+     * built FROM the docker_env image with the project copied in, instead
+     * of the docker_env image itself. docker_args (MLflow's -A): each
+     * becomes `docker run --key value`, or the flag `--key` when value is
+     * NULL (one-letter keys take one dash). */
+    bool build_image;
+    const struct mlflow_kv *docker_args;
+    size_t n_docker_args;
 };
 
 struct mlflow_submitted_run;
@@ -600,7 +706,8 @@ struct mlflow_submitted_run;
  * `git clone` accepts, each with an optional "#subdirectory"), creates a run
  * with the project tags and every parameter logged, and runs the entry
  * point's command with `bash -c` in the project folder, with MLFLOW_RUN_ID,
- * MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID set. Parameter values reach
+ * MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID set (a docker_env project's
+ * command runs in MLflow's `docker run` line). Parameter values reach
  * the program as literal text (each is shell-quoted); as in MLflow, the
  * params logged are those shell-quoted values ("it's" is logged as
  * 'it'"'"'s'), and `path` params as given, not made absolute.
@@ -612,9 +719,12 @@ struct mlflow_submitted_run;
  * mlflow_submitted_run_wait(), _status() or _cancel().
  *
  * Git clones, unpacked archives and virtualenvs are made under storage_dir
- * and left there, as MLflow leaves them. No signal handler is installed: a
- * program that wants Ctrl-C to cancel the run runs it asynchronously and
- * calls mlflow_submitted_run_cancel() itself (as `mlflow-c run` does).
+ * and left there, as MLflow leaves them. While a synchronous run waits,
+ * SIGINT (Ctrl-C) cancels it as mlflow_submitted_run_cancel() does (the run
+ * ends KILLED), then the caller's own SIGINT disposition is restored and
+ * the signal raised again, so the program stops or handles it as it would
+ * have; if it goes on, the call returns MLFLOW_CANCELLED. A SIGINT the
+ * program ignores stays ignored. Asynchronous runs install nothing.
  *
  * *out gets the submitted run whenever the run was created, failures
  * included; free it with mlflow_submitted_run_free(). It may be NULL for a

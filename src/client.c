@@ -9,6 +9,7 @@
 #include "client.h"
 
 #include "artifacts/artifacts.h"
+#include "async.h"
 #include "search.h"
 #include "store/store.h"
 
@@ -66,6 +67,7 @@ int mlflow__client_open(const char *uri, struct mlflow_client **out, struct mlfl
         mlflow__free(c);
         return rc;
     }
+    mlflow__async_client_init(c);
     *out = c;
     return MLFLOW_OK;
 }
@@ -81,6 +83,7 @@ void mlflow_client_close(struct mlflow_client *c)
 {
     if (!c)
         return;
+    mlflow__async_close(c); /* queued values first: they need the store */
     mlflow__store_close(c->store);
     mlflow__free(c->tracking_uri);
     mlflow__free(c);
@@ -498,9 +501,32 @@ int mlflow__client_update_run(struct mlflow_client *c, const char *run_id,
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
                               "Run name '%.64s...' is longer than %d characters", o.run_name,
                               MLFLOW_MAX_ENTITY_KEY_LENGTH);
-    return c->store->ops->update_run(c->store, run_id, o.status,
-                                     o.end_time ? o.end_time : MLFLOW_TIME_UNSET,
-                                     o.run_name && *o.run_name ? o.run_name : NULL, out, err);
+    /* A run is marked ended only after its queued values are in (or, with
+     * the store unreachable, its end is queued behind them). */
+    struct mlflow_error flush_err = {0};
+    bool ends = o.status == MLFLOW_RUN_STATUS_FINISHED || o.status == MLFLOW_RUN_STATUS_FAILED ||
+                o.status == MLFLOW_RUN_STATUS_KILLED;
+    if (ends && o.run_name && *o.run_name && mlflow__async_in_use(c)) {
+        /* A queued end carries no name: rename now, end behind the values. */
+        if ((rc = c->store->ops->update_run(c->store, run_id, 0, MLFLOW_TIME_UNSET, o.run_name,
+                                            NULL, err)))
+            return rc;
+        o.run_name = NULL;
+    }
+    if (ends &&
+        mlflow__async_end_run(c, run_id, o.status, o.end_time ? o.end_time : mlflow__now_ms(),
+                              &flush_err) == MLFLOW__ASYNC_QUEUED) {
+        *err = flush_err;
+        return flush_err.code;
+    }
+    rc = c->store->ops->update_run(c->store, run_id, o.status,
+                                   o.end_time ? o.end_time : MLFLOW_TIME_UNSET,
+                                   o.run_name && *o.run_name ? o.run_name : NULL, out, err);
+    if (flush_err.code) {
+        *err = flush_err;
+        return flush_err.code;
+    }
+    return rc;
 }
 
 int mlflow_client_update_run(struct mlflow_client *c, const char *run_id,
@@ -541,6 +567,23 @@ int mlflow_client_restore_run(struct mlflow_client *c, const char *run_id)
 
 /* ---- logging ---- */
 
+/* The public logging calls: synchronous or queued (async.c) by `mode`. */
+static int log_metric(struct mlflow_client *c, const char *run_id, const char *key, double value,
+                      int64_t timestamp, int64_t step, int mode, struct mlflow_error *err)
+{
+    NEED_CLIENT(c, err);
+    struct mlflow_metric m = {key, value, timestamp ? timestamp : mlflow__now_ms(), step};
+    return mlflow__client_log(c, run_id, &m, 1, NULL, 0, NULL, 0, mode, err);
+}
+
+static int log_kv(struct mlflow_client *c, const char *run_id, const char *key,
+                  const char *value, bool param, int mode, struct mlflow_error *err)
+{
+    struct mlflow_kv kv = {key, value ? value : ""};
+    return mlflow__client_log(c, run_id, NULL, 0, param ? &kv : NULL, param, param ? NULL : &kv,
+                              !param, mode, err);
+}
+
 int mlflow__client_log_metric(struct mlflow_client *c, const char *run_id, const char *key,
                               double value, int64_t timestamp, int64_t step,
                               struct mlflow_error *err)
@@ -556,7 +599,13 @@ int mlflow__client_log_metric(struct mlflow_client *c, const char *run_id, const
 int mlflow_client_log_metric(struct mlflow_client *c, const char *run_id, const char *key,
                              double value, int64_t timestamp, int64_t step)
 {
-    PUBLIC_CALL(mlflow__client_log_metric(c, run_id, key, value, timestamp, step, err));
+    PUBLIC_CALL(log_metric(c, run_id, key, value, timestamp, step, MLFLOW__LOG_DEFAULT, err));
+}
+
+int mlflow_client_log_metric_async(struct mlflow_client *c, const char *run_id, const char *key,
+                                   double value, int64_t timestamp, int64_t step)
+{
+    PUBLIC_CALL(log_metric(c, run_id, key, value, timestamp, step, MLFLOW__LOG_ASYNC, err));
 }
 
 int mlflow__client_log_batch(struct mlflow_client *c, const char *run_id,
@@ -647,22 +696,41 @@ int mlflow_client_log_batch(struct mlflow_client *c, const char *run_id,
                             const struct mlflow_kv *params, size_t n_params,
                             const struct mlflow_kv *tags, size_t n_tags)
 {
-    PUBLIC_CALL(mlflow__client_log_batch_chunked(c, run_id, metrics, n_metrics, params, n_params,
-                                                 tags, n_tags, err));
+    PUBLIC_CALL(mlflow__client_log(c, run_id, metrics, n_metrics, params, n_params, tags, n_tags,
+                                   MLFLOW__LOG_DEFAULT, err));
+}
+
+int mlflow_client_log_batch_async(struct mlflow_client *c, const char *run_id,
+                                  const struct mlflow_metric *metrics, size_t n_metrics,
+                                  const struct mlflow_kv *params, size_t n_params,
+                                  const struct mlflow_kv *tags, size_t n_tags)
+{
+    PUBLIC_CALL(mlflow__client_log(c, run_id, metrics, n_metrics, params, n_params, tags, n_tags,
+                                   MLFLOW__LOG_ASYNC, err));
 }
 
 int mlflow_client_log_param(struct mlflow_client *c, const char *run_id, const char *key,
                             const char *value)
 {
-    struct mlflow_kv kv = {key, value ? value : ""};
-    PUBLIC_CALL(mlflow__client_log_batch(c, run_id, NULL, 0, &kv, 1, NULL, 0, err));
+    PUBLIC_CALL(log_kv(c, run_id, key, value, true, MLFLOW__LOG_DEFAULT, err));
+}
+
+int mlflow_client_log_param_async(struct mlflow_client *c, const char *run_id, const char *key,
+                                  const char *value)
+{
+    PUBLIC_CALL(log_kv(c, run_id, key, value, true, MLFLOW__LOG_ASYNC, err));
 }
 
 int mlflow_client_set_tag(struct mlflow_client *c, const char *run_id, const char *key,
                           const char *value)
 {
-    struct mlflow_kv kv = {key, value ? value : ""};
-    PUBLIC_CALL(mlflow__client_log_batch(c, run_id, NULL, 0, NULL, 0, &kv, 1, err));
+    PUBLIC_CALL(log_kv(c, run_id, key, value, false, MLFLOW__LOG_DEFAULT, err));
+}
+
+int mlflow_client_set_tag_async(struct mlflow_client *c, const char *run_id, const char *key,
+                                const char *value)
+{
+    PUBLIC_CALL(log_kv(c, run_id, key, value, false, MLFLOW__LOG_ASYNC, err));
 }
 
 int mlflow__client_delete_tag(struct mlflow_client *c, const char *run_id, const char *key,

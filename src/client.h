@@ -14,10 +14,15 @@ extern "C" {
 #endif
 
 struct mlflow__store;
+struct mlflow__async;
 
 struct mlflow_client {
     struct mlflow__store *store;
     char *tracking_uri; /* as resolved at open time */
+    /* Asynchronous logging (async.c): the queue, made on first use, and
+     * $MLFLOW_ENABLE_ASYNC_LOGGING as it was at open time. */
+    struct mlflow__async *async;
+    bool async_env;
 };
 
 /* The tracking URI in effect: `explicit_uri` when non-empty, else

@@ -19,6 +19,8 @@
  */
 #include "fluent.h"
 
+#include "async.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -700,40 +702,44 @@ static int finish(int rc, const char *what, struct mlflow_error *err)
     return rc;
 }
 
-int mlflow_log_metric_ts(const char *key, double value, int64_t step, int64_t timestamp)
-{
-    struct mlflow_error err = {0};
-    char run_id[ID_SIZE];
-    struct mlflow_client *c;
-    int rc = begin_call(run_id, &c, NULL, &err);
-    if (!rc) {
-        rc = mlflow__client_log_metric(c, run_id, key, value, timestamp, step, &err);
-        end_call();
-    }
-    return finish(rc, "a metric value", &err);
-}
-
-int mlflow_log_metric(const char *key, double value, int64_t step)
-{
-    return mlflow_log_metric_ts(key, value, step, 0);
-}
-
-/* Batches of any size, split the way MLflow's client splits them. */
+/* Batches of any size, split the way MLflow's client splits them, or
+ * queued (async.c), as `mode` and the switches say. */
 static int log_batch(const struct mlflow_metric *m, size_t nm, const struct mlflow_kv *p,
-                     size_t np, const struct mlflow_kv *t, size_t nt, const char *what)
+                     size_t np, const struct mlflow_kv *t, size_t nt, int mode, const char *what)
 {
     struct mlflow_error err = {0};
     char run_id[ID_SIZE];
     struct mlflow_client *c;
     int rc = begin_call(run_id, &c, NULL, &err);
     if (!rc) {
-        rc = mlflow__client_log_batch_chunked(c, run_id, m, nm, p, np, t, nt, &err);
+        rc = mlflow__client_log(c, run_id, m, nm, p, np, t, nt, mode, &err);
         end_call();
     }
     return finish(rc, what, &err);
 }
 
-int mlflow_log_metrics(const struct mlflow_metric *metrics, size_t n, int64_t step)
+static int log_metric(const char *key, double value, int64_t step, int64_t timestamp, int mode)
+{
+    struct mlflow_metric m = {key, value, timestamp ? timestamp : mlflow__now_ms(), step};
+    return log_batch(&m, 1, NULL, 0, NULL, 0, mode, "a metric value");
+}
+
+int mlflow_log_metric_ts(const char *key, double value, int64_t step, int64_t timestamp)
+{
+    return log_metric(key, value, step, timestamp, MLFLOW__LOG_DEFAULT);
+}
+
+int mlflow_log_metric(const char *key, double value, int64_t step)
+{
+    return log_metric(key, value, step, 0, MLFLOW__LOG_DEFAULT);
+}
+
+int mlflow_log_metric_async(const char *key, double value, int64_t step)
+{
+    return log_metric(key, value, step, 0, MLFLOW__LOG_ASYNC);
+}
+
+static int log_metrics(const struct mlflow_metric *metrics, size_t n, int64_t step, int mode)
 {
     struct mlflow_error err = {0};
     if (n && !metrics)
@@ -746,15 +752,31 @@ int mlflow_log_metrics(const struct mlflow_metric *metrics, size_t n, int64_t st
     int64_t now = mlflow__now_ms();
     for (size_t i = 0; i < n; i++)
         copy[i] = (struct mlflow_metric){metrics[i].key, metrics[i].value, now, step};
-    int rc = log_batch(copy, n, NULL, 0, NULL, 0, "metric values");
+    int rc = log_batch(copy, n, NULL, 0, NULL, 0, mode, "metric values");
     mlflow__free(copy);
     return rc;
+}
+
+int mlflow_log_metrics(const struct mlflow_metric *metrics, size_t n, int64_t step)
+{
+    return log_metrics(metrics, n, step, MLFLOW__LOG_DEFAULT);
+}
+
+int mlflow_log_metrics_async(const struct mlflow_metric *metrics, size_t n, int64_t step)
+{
+    return log_metrics(metrics, n, step, MLFLOW__LOG_ASYNC);
 }
 
 int mlflow_log_param(const char *key, const char *value)
 {
     struct mlflow_kv kv = {key, value ? value : ""};
-    return log_batch(NULL, 0, &kv, 1, NULL, 0, "a param");
+    return log_batch(NULL, 0, &kv, 1, NULL, 0, MLFLOW__LOG_DEFAULT, "a param");
+}
+
+int mlflow_log_param_async(const char *key, const char *value)
+{
+    struct mlflow_kv kv = {key, value ? value : ""};
+    return log_batch(NULL, 0, &kv, 1, NULL, 0, MLFLOW__LOG_ASYNC, "a param");
 }
 
 int mlflow_log_paramf(const char *key, const char *fmt, ...)
@@ -778,18 +800,60 @@ int mlflow_log_paramf(const char *key, const char *fmt, ...)
 
 int mlflow_log_params(const struct mlflow_kv *params, size_t n)
 {
-    return log_batch(NULL, 0, params, n, NULL, 0, "params");
+    return log_batch(NULL, 0, params, n, NULL, 0, MLFLOW__LOG_DEFAULT, "params");
+}
+
+int mlflow_log_params_async(const struct mlflow_kv *params, size_t n)
+{
+    return log_batch(NULL, 0, params, n, NULL, 0, MLFLOW__LOG_ASYNC, "params");
 }
 
 int mlflow_set_tag(const char *key, const char *value)
 {
     struct mlflow_kv kv = {key, value ? value : ""};
-    return log_batch(NULL, 0, NULL, 0, &kv, 1, "a tag");
+    return log_batch(NULL, 0, NULL, 0, &kv, 1, MLFLOW__LOG_DEFAULT, "a tag");
+}
+
+int mlflow_set_tag_async(const char *key, const char *value)
+{
+    struct mlflow_kv kv = {key, value ? value : ""};
+    return log_batch(NULL, 0, NULL, 0, &kv, 1, MLFLOW__LOG_ASYNC, "a tag");
 }
 
 int mlflow_set_tags(const struct mlflow_kv *tags, size_t n)
 {
-    return log_batch(NULL, 0, NULL, 0, tags, n, "tags");
+    return log_batch(NULL, 0, NULL, 0, tags, n, MLFLOW__LOG_DEFAULT, "tags");
+}
+
+int mlflow_set_tags_async(const struct mlflow_kv *tags, size_t n)
+{
+    return log_batch(NULL, 0, NULL, 0, tags, n, MLFLOW__LOG_ASYNC, "tags");
+}
+
+/* Every client the fluent layer has opened: the current one and those a
+ * set_tracking_uri retired (runs may still log through them). */
+int mlflow_flush(void)
+{
+    struct mlflow_error err = {0}, first = {0};
+    pthread_rwlock_rdlock(&pins);
+    pthread_mutex_lock(&mu);
+    size_t n = fl.n_retired + (fl.client != NULL);
+    struct mlflow_client **cs = mlflow__malloc((n ? n : 1) * sizeof *cs);
+    if (cs) {
+        if (fl.n_retired)
+            memcpy(cs, fl.retired, fl.n_retired * sizeof *cs);
+        if (fl.client)
+            cs[fl.n_retired] = fl.client;
+    }
+    pthread_mutex_unlock(&mu);
+    if (!cs)
+        mlflow__oom(&first);
+    for (size_t i = 0; cs && i < n; i++)
+        if (mlflow__async_flush(cs[i], &err) && !first.code)
+            first = err;
+    pthread_rwlock_unlock(&pins);
+    mlflow__free(cs);
+    return first.code ? mlflow__publish(&first) : MLFLOW_OK;
 }
 
 int mlflow_delete_tag(const char *key)

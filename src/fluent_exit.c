@@ -16,9 +16,18 @@
  * fork(): the fluent lock is held across fork so the child never inherits
  * it locked. The child has no watcher thread (threads do not survive fork)
  * and its own pipes are made when it starts its first run; runs inherited
- * from the parent are never ended by the child.
+ * from the parent are never ended by the child. The asynchronous logging
+ * queues' locks are taken here too, after the fluent lock (the order
+ * end_run takes them in), rather than by async.c's own handlers, which
+ * could run first.
+ *
+ * At exit, queued values get a bounded wait (async.c): runs are ended
+ * behind their values, and what cannot be delivered in time is kept in a
+ * spill file.
  */
 #include "fluent.h"
+
+#include "async.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -142,16 +151,26 @@ static void on_signal(int sig)
 
 static void at_exit(void)
 {
+    mlflow__async_exit_begin();
     mlflow__fluent_end_all(MLFLOW_RUN_STATUS_FINISHED, -1);
+    mlflow__async_at_exit();
 }
 
 static void before_fork(void)
 {
     mlflow__fluent_lock();
+    mlflow__async_fork_prepare();
 }
 
-static void after_fork(void)
+static void after_fork_parent(void)
 {
+    mlflow__async_fork_parent();
+    mlflow__fluent_unlock();
+}
+
+static void after_fork_child(void)
+{
+    mlflow__async_fork_child();
     mlflow__fluent_unlock();
 }
 
@@ -163,7 +182,8 @@ void mlflow__exit_hooks_install(void)
         return; /* handlers, atexit and atfork survive fork: once per image */
     process_hooks_installed = true;
     atexit(at_exit);
-    pthread_atfork(before_fork, after_fork, after_fork);
+    mlflow__async_fork_delegate();
+    pthread_atfork(before_fork, after_fork_parent, after_fork_child);
     for (size_t i = 0; i < MLFLOW_ARRAY_LEN(fatal_signals); i++) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
