@@ -104,7 +104,8 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
     const char *entry = NULL, *version = NULL, *experiment_name = NULL, *experiment_id = NULL;
     const char *run_name = NULL, *env_manager = NULL, *backend = NULL, *backend_config = NULL;
     const char *storage_dir = NULL, *run_id = NULL, *uri;
-    struct cli_list params = {0};
+    struct cli_list params = {0}, docker_args = {0};
+    bool build_image = false;
     const struct cli_opt opts[] = {
         {"entry-point", 'e', CLI_OPT_STRING, &entry, "NAME", false,
          "Entry point to run (default: main). A .sh or .py file that is not declared runs "
@@ -125,23 +126,32 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
         {"backend-config", 'c', CLI_OPT_STRING, &backend_config, "FILE|JSON", false,
          "Backend configuration: a JSON object or a JSON file."},
         {"storage-dir", 0, CLI_OPT_STRING, &storage_dir, "DIR", false,
-         "Where git clones and unpacked archives go (default: $TMPDIR or /tmp)."},
+         "Where git clones, unpacked archives and downloaded path parameters go (default: "
+         "$TMPDIR or /tmp)."},
         {"run-id", 0, CLI_OPT_STRING, &run_id, "ID", false,
          "Run in this existing run instead of creating one."},
+        {"docker-args", 'A', CLI_OPT_LIST, &docker_args, "NAME=VALUE", false,
+         "A `docker run` argument, repeatable: -A gpus=all gives --gpus all, -A t gives -t "
+         "(docker_env projects)."},
+        {"build-image", 0, CLI_OPT_FLAG, &build_image, NULL, false,
+         "docker_env projects: build an image FROM the docker_env image holding the "
+         "project's files, instead of running the docker_env image as it is."},
     };
     const struct cli_spec spec = {
         "Run an MLflow project from a folder, a git repository or a .zip file.",
         "URI [-e NAME] [-v VERSION] [-P KEY=VALUE ...] [--experiment-name NAME | "
         "--experiment-id ID] [--run-name NAME] [--env-manager MANAGER] [-b local] "
-        "[-c FILE|JSON] [--storage-dir DIR] [--run-id ID]",
+        "[-c FILE|JSON] [--storage-dir DIR] [--run-id ID] [-A NAME[=VALUE] ...] "
+        "[--build-image]",
         "URI may end in #subdirectory. The entry point's command runs with bash in the\n"
         "project folder, with MLFLOW_RUN_ID, MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_ID\n"
-        "set. Exit status 0 ends the run FINISHED, anything else FAILED; Ctrl-C cancels\n"
-        "the program and ends the run KILLED.",
+        "set; a docker_env project's runs in `docker run`, as MLflow runs it. Exit\n"
+        "status 0 ends the run FINISHED, anything else FAILED; Ctrl-C cancels the\n"
+        "program and ends the run KILLED.",
         opts, N_OPTS(opts),
     };
     char **rest = cli_xmalloc(((size_t)argc + 1) * sizeof(*rest));
-    struct mlflow_kv *kv = NULL;
+    struct mlflow_kv *kv = NULL, *dargs = NULL;
     struct mlflow_submitted_run *run = NULL;
     int status, rc;
 
@@ -171,13 +181,31 @@ int cmd_run(struct cli_ctx *ctx, int argc, char **argv)
                 goto out;
             }
     }
+    /* -A name=value, or -A name for a flag (MLflow's _user_args_to_dict). */
+    dargs = cli_xmalloc((docker_args.n + 1) * sizeof(*dargs));
+    memset(dargs, 0, (docker_args.n + 1) * sizeof(*dargs));
+    for (size_t i = 0; i < docker_args.n; i++) {
+        char *eq = strchr(docker_args.items[i], '=');
+
+        if (eq == docker_args.items[i] || !docker_args.items[i][0]) {
+            status = cli_usage_error(ctx, "Invalid format for -A parameter: '%s'. Use -A "
+                                     "name=value.", docker_args.items[i]);
+            goto out;
+        }
+        dargs[i].key = cli_xstrdup(docker_args.items[i]);
+        if (eq) {
+            ((char *)dargs[i].key)[eq - docker_args.items[i]] = '\0';
+            dargs[i].value = eq + 1;
+        }
+    }
     struct mlflow_project_opts popts = {
         .entry_point = entry, .version = version, .parameters = kv,
         .n_parameters = params.n, .experiment_name = experiment_name,
         .experiment_id = experiment_id, .run_name = run_name, .backend = backend,
         .backend_config = backend_config, .env_manager = env_manager,
         .storage_dir = storage_dir, .asynchronous = true, .run_id = run_id,
-        .tracking_uri = ctx->tracking_uri,
+        .tracking_uri = ctx->tracking_uri, .build_image = build_image,
+        .docker_args = dargs, .n_docker_args = docker_args.n,
     };
 
     rc = mlflow_run_project(uri, &popts, &run);
@@ -211,8 +239,13 @@ out:
         for (size_t i = 0; i < params.n; i++)
             free((char *)kv[i].key);
     free(kv);
+    if (dargs)
+        for (size_t i = 0; i < docker_args.n; i++)
+            free((char *)dargs[i].key);
+    free(dargs);
     mlflow_submitted_run_free(run);
     cli_list_free(&params);
+    cli_list_free(&docker_args);
     free(rest);
     return status;
 }

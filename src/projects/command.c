@@ -84,9 +84,10 @@ static const char *user_value(const struct mlflow_kv *user, size_t n, const char
     return v;
 }
 
-/* The value a `path` parameter becomes in the command: an absolute local path. */
-static int path_value(const struct mlflow__project_param *pp, const char *v, char **out,
-                      struct mlflow_error *err)
+/* The value a `path` parameter becomes in the command: an absolute local
+ * path, or the local copy of a remote URI downloaded as MLflow does. */
+static int path_value(const struct mlflow__project_param *pp, size_t position, const char *v,
+                      struct mlflow__param_fetch *dl, char **out, struct mlflow_error *err)
 {
     char scheme[32];
     char *local;
@@ -94,12 +95,17 @@ static int path_value(const struct mlflow__project_param *pp, const char *v, cha
 
     *out = NULL;
     mlflow__uri_scheme(v, scheme, sizeof scheme);
-    if (*scheme && strcmp(scheme, "file") != 0)
-        return mlflow__seterr(err, MLFLOW_NOT_IMPLEMENTED,
-                              "parameter '%s': downloading remote path '%s' is not supported; "
-                              "give a local path", pp->name, v);
+    if (*scheme && strcmp(scheme, "file") != 0) {
+        if (!dl)
+            return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                  "parameter '%s': remote path '%s' cannot be downloaded here",
+                                  pp->name, v);
+        return mlflow__project_download(v, position, dl, out, err);
+    }
     if (!(local = mlflow__local_path_from_uri(v)))
-        return mlflow__oom(err);
+        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                              "parameter '%s': '%s' is not a local path (file:// URIs name "
+                              "no other host)", pp->name, v);
     if (stat(local, &st) != 0) {
         mlflow__free(local);
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
@@ -194,8 +200,9 @@ static int script_entry(const struct mlflow__project *p, const char *entry,
 }
 
 static int build(const struct mlflow__project *p, const char *entry,
-                 const struct mlflow_kv *user, size_t n_user, struct mlflow__project_cmd *cmd,
-                 char **quoted, struct mlflow__sb *sb, struct mlflow_error *err)
+                 const struct mlflow_kv *user, size_t n_user, struct mlflow__param_fetch *dl,
+                 struct mlflow__project_cmd *cmd, char **quoted, struct mlflow__sb *sb,
+                 struct mlflow_error *err)
 {
     struct mlflow__arena *a = mlflow__obj_arena(cmd);
     const struct mlflow__entry_point *ep = find_entry(p, entry);
@@ -237,7 +244,7 @@ static int build(const struct mlflow__project *p, const char *entry,
         v = v ? v : pp->dflt;
         if ((rc = check_value(pp, v, err)))
             return rc;
-        if (pp->type == MLFLOW__PARAM_PATH && (rc = path_value(pp, v, &abs, err)))
+        if (pp->type == MLFLOW__PARAM_PATH && (rc = path_value(pp, i, v, dl, &abs, err)))
             return rc;
         mlflow__shell_quote(&q, abs ? abs : v);
         mlflow__free(abs);
@@ -288,7 +295,8 @@ static int build(const struct mlflow__project *p, const char *entry,
 
 int mlflow__project_command(const struct mlflow__project *p, const char *entry,
                             const struct mlflow_kv *user, size_t n_user,
-                            struct mlflow__project_cmd **out, struct mlflow_error *err)
+                            struct mlflow__param_fetch *dl, struct mlflow__project_cmd **out,
+                            struct mlflow_error *err)
 {
     const struct mlflow__entry_point *ep = find_entry(p, entry);
     size_t n_decl = ep ? ep->n_params : 0;
@@ -304,7 +312,7 @@ int mlflow__project_command(const struct mlflow__project *p, const char *entry,
         mlflow__obj_free(cmd);
         return mlflow__oom(err);
     }
-    rc = build(p, entry, user, n_user, cmd, quoted, &sb, err);
+    rc = build(p, entry, user, n_user, dl, cmd, quoted, &sb, err);
     for (size_t i = 0; i < n_decl; i++)
         mlflow__free(quoted[i]);
     mlflow__free(quoted);

@@ -6,8 +6,9 @@
  * and prefixes the command with `source <venv>/bin/activate &&`, as MLflow
  * does. MLflow would also install another Python version with pyenv; we do
  * not, so a python_env.yaml asking for a version python3 is not is refused.
- * `conda` and docker_env are refused with an error naming what is missing
- * or unsupported.
+ * `conda` is conda.c's, a docker_env (which wins over any env manager, as
+ * in MLflow) docker.c's. What is missing is named in the error; nothing
+ * falls back to the current environment.
  */
 #include "projects/projects.h"
 #include "yaml_io.h"
@@ -233,11 +234,19 @@ out:
     return rc;
 }
 
+void mlflow__run_env_free(struct mlflow__run_env *env)
+{
+    mlflow__free(env->prefix);
+    mlflow__docker_image_free(&env->docker_image);
+    memset(env, 0, sizeof *env);
+}
+
 int mlflow__project_env(const struct mlflow__project *p, const char *work_dir,
-                        const char *mgr, const char *storage_dir, struct mlflow__run_env *env,
+                        const struct mlflow_project_opts *o, struct mlflow__run_env *env,
                         struct mlflow_error *err)
 {
-    int type = p->env_type;
+    const char *mgr = o->env_manager, *storage_dir = o->storage_dir;
+    int type = p->env_type, rc;
 
     memset(env, 0, sizeof *env);
     if (type == MLFLOW__ENV_NONE) {
@@ -247,18 +256,11 @@ int mlflow__project_env(const struct mlflow__project *p, const char *work_dir,
             type = MLFLOW__ENV_CONDA;
     }
     if (type == MLFLOW__ENV_DOCKER) {
-        const char *argv[] = {"docker", "info", NULL};
-
-        if (!mlflow__on_path("docker"))
-            return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
-                                  "the project has a docker_env, which needs the 'docker' "
-                                  "program; it is not on PATH");
-        if (run_step(argv, NULL, "docker info", err))
-            return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
-                                  "the project has a docker_env, but the Docker engine does "
-                                  "not answer (`docker info` failed)");
-        return mlflow__seterr(err, MLFLOW_NOT_IMPLEMENTED,
-                              "docker_env projects are not supported by mlflow-c yet");
+        if ((rc = mlflow__docker_prepare(p, work_dir, o->build_image, &env->docker_image, err)))
+            return rc;
+        env->docker = true;
+        env->tag = "docker";
+        return MLFLOW_OK;
     }
     if (!mgr || !*mgr) {
         /* As MLflow: the project's own environment decides. */
@@ -270,17 +272,18 @@ int mlflow__project_env(const struct mlflow__project *p, const char *work_dir,
         return MLFLOW_OK;
     if (strcmp(mgr, "virtualenv") == 0)
         return make_virtualenv(p, work_dir, storage_dir, env, err);
-    if (type == MLFLOW__ENV_PYTHON)
+    /* MLflow counts a project without conda yaml as a python_env one. */
+    if (type != MLFLOW__ENV_CONDA)
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
                               "python_env project cannot be executed using conda. Set "
                               "`--env-manager` to 'virtualenv' or 'local' to execute this "
                               "project.");
-    if (!mlflow__on_path("conda"))
-        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
-                              "env manager 'conda' needs the 'conda' program, which is not on "
-                              "PATH (use --env-manager local to run in the current "
-                              "environment)");
-    return mlflow__seterr(err, MLFLOW_NOT_IMPLEMENTED,
-                          "env manager 'conda' is not supported by mlflow-c yet (use "
-                          "--env-manager local or virtualenv)");
+    char *file = mlflow__path_join(work_dir, p->env_type == MLFLOW__ENV_CONDA ? p->env_path
+                                                                           : "conda.yaml");
+
+    if (!file)
+        return mlflow__oom(err);
+    rc = mlflow__conda_env(file, env, err);
+    mlflow__free(file);
+    return rc;
 }

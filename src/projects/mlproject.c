@@ -236,15 +236,100 @@ static int parse_env_file(struct parser *ps, yaml_node_t *n, const char *key, co
     return MLFLOW_OK;
 }
 
-static int parse_docker(struct parser *ps, yaml_node_t *n, const char **image)
+static size_t seq_len(const yaml_node_t *n)
+{
+    return (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+}
+
+static yaml_node_t *seq_item(struct parser *ps, const yaml_node_t *n, size_t i)
+{
+    return yaml_document_get_node(&ps->doc.doc, n->data.sequence.items.start[i]);
+}
+
+/* An absent or null key, as Python's falsy .get(). */
+static bool absent(const yaml_node_t *n)
+{
+    return !n || (n->type == YAML_SCALAR_NODE && mlflow__yaml_scalar_type(n) == MLFLOW__YAML_NULL);
+}
+
+/* docker_env's `volumes`: a list of strings, as MLflow checks. */
+static int parse_volumes(struct parser *ps, yaml_node_t *n, struct mlflow__project *p)
+{
+    if (absent(n))
+        return MLFLOW_OK;
+    if (n->type != YAML_SEQUENCE_NODE || seq_len(n) > MAX_PARAMS)
+        return bad(ps, n, "docker_env 'volumes' must be a list of strings, e.g. "
+                   "[\"/path1/:/path1\", \"/path2/:/path2\"]");
+    p->n_docker_volumes = seq_len(n);
+    p->docker_volumes = mlflow__arena_alloc(ps->arena, (seq_len(n) + 1) * sizeof(char *));
+    if (!p->docker_volumes)
+        return mlflow__oom(ps->err);
+    for (size_t i = 0; i < seq_len(n); i++) {
+        yaml_node_t *v = seq_item(ps, n, i);
+
+        if (!mlflow__yaml_scalar(v) || mlflow__yaml_scalar_type(v) != MLFLOW__YAML_STR)
+            return bad(ps, v, "docker_env 'volumes' must be a list of strings");
+        if (!(p->docker_volumes[i] = dup_str(ps, mlflow__yaml_scalar(v))))
+            return MLFLOW_RESOURCE_EXHAUSTED;
+    }
+    return MLFLOW_OK;
+}
+
+/* docker_env's `environment`: bare names to copy from the host, or
+ * [NAME, value] pairs; values as Python's str() writes them. */
+static int parse_environment(struct parser *ps, yaml_node_t *n, struct mlflow__project *p)
+{
+    static const char *const shape =
+        "docker_env 'environment' must be a list of names (copied from the host) or "
+        "[NAME, value] pairs, e.g. [[\"NEW_VAR\", \"new_value\"], \"VAR_TO_COPY_FROM_HOST\"]";
+    int rc;
+
+    if (absent(n))
+        return MLFLOW_OK;
+    if (n->type != YAML_SEQUENCE_NODE || seq_len(n) > MAX_PARAMS)
+        return bad(ps, n, "%s", shape);
+    p->docker_environment = mlflow__arena_alloc(ps->arena,
+                                                (seq_len(n) + 1) * sizeof(struct mlflow_kv));
+    if (!p->docker_environment)
+        return mlflow__oom(ps->err);
+    for (size_t i = 0; i < seq_len(n); i++) {
+        yaml_node_t *e = seq_item(ps, n, i);
+        struct mlflow_kv *kv = &p->docker_environment[i];
+
+        if (e->type == YAML_SEQUENCE_NODE && seq_len(e) == 2) {
+            if ((rc = scalar_text(ps, seq_item(ps, e, 0), "environment", &kv->key)) ||
+                (rc = scalar_text(ps, seq_item(ps, e, 1), "environment", &kv->value)))
+                return rc;
+            if (!kv->value)
+                kv->value = "None";
+        } else if (mlflow__yaml_scalar(e) && mlflow__yaml_scalar_type(e) == MLFLOW__YAML_STR) {
+            if (!(kv->key = dup_str(ps, mlflow__yaml_scalar(e))))
+                return MLFLOW_RESOURCE_EXHAUSTED;
+        } else {
+            return bad(ps, e, "%s", shape);
+        }
+        /* The name becomes `-e NAME=value`: an '=' in it would change both. */
+        if (!kv->key || !*kv->key || strchr(kv->key, '='))
+            return bad(ps, e, "docker_env 'environment': invalid variable name '%s'",
+                       kv->key ? kv->key : "None");
+    }
+    p->n_docker_environment = seq_len(n);
+    return MLFLOW_OK;
+}
+
+static int parse_docker(struct parser *ps, yaml_node_t *n, struct mlflow__project *p)
 {
     yaml_node_t *img = n->type == YAML_MAPPING_NODE ? mlflow__yaml_map_get(&ps->doc, n, "image")
                                                     : NULL;
+    int rc;
 
     if (!img || !mlflow__yaml_scalar(img) || !*mlflow__yaml_scalar(img))
         return bad(ps, n, "'docker_env' must be a mapping with an 'image'");
-    *image = dup_str(ps, mlflow__yaml_scalar(img));
-    return *image ? MLFLOW_OK : MLFLOW_RESOURCE_EXHAUSTED;
+    if (!(p->env_path = dup_str(ps, mlflow__yaml_scalar(img))))
+        return MLFLOW_RESOURCE_EXHAUSTED;
+    if ((rc = parse_volumes(ps, mlflow__yaml_map_get(&ps->doc, n, "volumes"), p)))
+        return rc;
+    return parse_environment(ps, mlflow__yaml_map_get(&ps->doc, n, "environment"), p);
 }
 
 static int parse_root(struct parser *ps, yaml_node_t *root, struct mlflow__project *p)
@@ -278,7 +363,7 @@ static int parse_root(struct parser *ps, yaml_node_t *root, struct mlflow__proje
         p->env_type = (int)i + MLFLOW__ENV_CONDA;
     }
     if (env_node) {
-        rc = p->env_type == MLFLOW__ENV_DOCKER ? parse_docker(ps, env_node, &p->env_path)
+        rc = p->env_type == MLFLOW__ENV_DOCKER ? parse_docker(ps, env_node, p)
                                                : parse_env_file(ps, env_node, env_key,
                                                                 &p->env_path);
         if (rc)

@@ -6,8 +6,10 @@
  * The command is the same `bash -c` string MLflow builds (so both give the
  * same command line); command.c quotes every value that goes into it. The
  * program runs in its own process group so cancel reaches its children.
- * Nothing here installs signal handlers: a caller that wants Ctrl-C to
- * cancel (the CLI) runs asynchronously and calls cancel itself.
+ * Because of that group, a terminal's Ctrl-C reaches only us: while a
+ * synchronous run waits, SIGINT is caught, the run cancelled (KILLED), and
+ * the signal raised again under the caller's own disposition, as MLflow
+ * re-raises KeyboardInterrupt after cancelling.
  */
 #include "client.h"
 #include "projects/projects.h"
@@ -123,33 +125,116 @@ int mlflow_submitted_run_status(struct mlflow_submitted_run *r)
     return status;
 }
 
+static int cancel_locked(struct mlflow_submitted_run *r, struct mlflow_error *err)
+{
+    int wstatus = 0;
+    pid_t got = 0;
+
+    if (!r->pid)
+        return MLFLOW_OK;
+    kill(-r->pid, SIGTERM);
+    for (long waited = 0; waited < MLFLOW_PROJECT_CANCEL_GRACE_MS; waited += 20) {
+        got = waitpid(r->pid, &wstatus, WNOHANG);
+        if (got == r->pid || (got < 0 && errno != EINTR))
+            break;
+        sleep_ms(20);
+    }
+    /* Whatever is left of the group does not get to linger. */
+    kill(-r->pid, SIGKILL);
+    if (got != r->pid)
+        while ((got = waitpid(r->pid, &wstatus, 0)) < 0 && errno == EINTR)
+            ;
+    return reaped(r, wstatus, true, err);
+}
+
 int mlflow_submitted_run_cancel(struct mlflow_submitted_run *r)
 {
     struct mlflow_error err = {0};
-    int wstatus = 0, rc = MLFLOW_OK;
-    pid_t got = 0;
+    int rc;
 
     if (!r)
         return mlflow__publish(&(struct mlflow_error){MLFLOW_INVALID_PARAMETER_VALUE,
                                                       "run is NULL"});
     pthread_mutex_lock(&r->mu);
-    if (r->pid) {
-        kill(-r->pid, SIGTERM);
-        for (long waited = 0; waited < MLFLOW_PROJECT_CANCEL_GRACE_MS; waited += 20) {
-            got = waitpid(r->pid, &wstatus, WNOHANG);
-            if (got == r->pid || (got < 0 && errno != EINTR))
-                break;
-            sleep_ms(20);
-        }
-        /* Whatever is left of the group does not get to linger. */
-        kill(-r->pid, SIGKILL);
-        if (got != r->pid)
-            while ((got = waitpid(r->pid, &wstatus, 0)) < 0 && errno == EINTR)
-                ;
-        rc = reaped(r, wstatus, true, &err);
-    }
+    rc = cancel_locked(r, &err);
     pthread_mutex_unlock(&r->mu);
     return rc ? mlflow__publish(&err) : MLFLOW_OK;
+}
+
+/* ---- Ctrl-C while a synchronous run waits ------------------------------- */
+
+/* The handler is installed by the first waiting thread and the caller's
+ * disposition put back by the last; every SIGINT meanwhile is counted. */
+static pthread_mutex_t sigint_mu = PTHREAD_MUTEX_INITIALIZER;
+static int sigint_waiters;
+static struct sigaction sigint_saved;
+static volatile sig_atomic_t sigint_count;
+
+static void on_sigint(int sig)
+{
+    (void)sig;
+    sigint_count = sigint_count + 1;
+}
+
+/* False when the program ignores SIGINT: then it stays ignored. */
+static bool sigint_hook(void)
+{
+    struct sigaction sa, cur;
+    bool hooked = true;
+
+    pthread_mutex_lock(&sigint_mu);
+    if (sigint_waiters == 0) {
+        sigaction(SIGINT, NULL, &cur);
+        if (!(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_IGN) {
+            hooked = false;
+        } else {
+            memset(&sa, 0, sizeof sa);
+            sa.sa_handler = on_sigint;
+            sigemptyset(&sa.sa_mask);
+            sigaction(SIGINT, &sa, &sigint_saved);
+        }
+    }
+    if (hooked)
+        sigint_waiters++;
+    pthread_mutex_unlock(&sigint_mu);
+    return hooked;
+}
+
+static void sigint_unhook(bool reraise)
+{
+    pthread_mutex_lock(&sigint_mu);
+    if (--sigint_waiters == 0)
+        sigaction(SIGINT, &sigint_saved, NULL);
+    pthread_mutex_unlock(&sigint_mu);
+    if (reraise)
+        raise(SIGINT);
+}
+
+/* Waits for the program; a SIGINT (when hooked) cancels it instead. */
+static int wait_sync(struct mlflow_submitted_run *r, bool hooked, bool *interrupted,
+                     struct mlflow_error *err)
+{
+    sig_atomic_t seen = sigint_count;
+    long nap = 1;
+    int wstatus;
+
+    *interrupted = false;
+    while (r->pid) {
+        pid_t got = waitpid(r->pid, &wstatus, WNOHANG);
+
+        if (got == r->pid)
+            return reaped(r, wstatus, false, err);
+        if (got < 0 && errno != EINTR)
+            return mlflow__seterr_sys(err, errno, "waiting for the run's process");
+        if (hooked && sigint_count != seen) {
+            *interrupted = true;
+            return cancel_locked(r, err);
+        }
+        /* Quick programs are noticed quickly, long ones polled 20 times a second. */
+        sleep_ms(nap);
+        nap = nap < 50 ? nap * 2 : 50;
+    }
+    return MLFLOW_OK;
 }
 
 void mlflow_submitted_run_free(struct mlflow_submitted_run *r)
@@ -170,6 +255,10 @@ static int check_options(const struct mlflow_project_opts *o, struct mlflow_erro
         return mlflow__seterr(err, MLFLOW_NOT_IMPLEMENTED,
                               "backend '%s' is not supported; the only backend is 'local'",
                               o->backend);
+    for (size_t i = 0; i < o->n_docker_args; i++)
+        if (!o->docker_args[i].key || !*o->docker_args[i].key)
+            return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                  "docker argument %zu has no name", i);
     if (o->experiment_name && *o->experiment_name && o->experiment_id && *o->experiment_id)
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
                               "Specify only one of 'experiment_name' or 'experiment_id'.");
@@ -304,6 +393,56 @@ static int create_run(struct mlflow_client *c, const char *uri, const char *expe
     return rc;
 }
 
+/* The environment's tags: mlflow.project.backend and .env, and for docker
+ * the image (MLflow's mlflow.docker.image.uri and .id). */
+static int log_env_tags(struct mlflow_submitted_run *r, const struct mlflow__run_env *env,
+                        struct mlflow_error *err)
+{
+    struct mlflow_kv tags[4] = {{"mlflow.project.backend", "local"}};
+    size_t n = 1;
+
+    if (env->tag)
+        tags[n++] = (struct mlflow_kv){"mlflow.project.env", env->tag};
+    if (env->docker) {
+        tags[n++] = (struct mlflow_kv){"mlflow.docker.image.uri", env->docker_image.uri};
+        tags[n++] = (struct mlflow_kv){"mlflow.docker.image.id", env->docker_image.id};
+    }
+    return mlflow__client_log_batch(r->client, r->run_id, NULL, 0, NULL, 0, tags, n, err);
+}
+
+/* The line for `bash -c`: the entry point's command after the
+ * environment's activation (" && ", as MLflow joins them), or as the
+ * arguments of `docker run` (" "). */
+static int command_line(struct mlflow_submitted_run *r, const struct mlflow__project *p,
+                        const struct mlflow_project_opts *o, const struct mlflow__run_env *env,
+                        const char *experiment_id, const char *entry_cmd,
+                        struct mlflow_error *err)
+{
+    struct mlflow__sb line = MLFLOW__SB_INIT;
+    int rc = MLFLOW_OK;
+
+    if (env->docker) {
+        struct mlflow_run *run = NULL;
+
+        if (!(rc = mlflow__client_get_run(r->client, r->run_id, &run, err))) {
+            struct mlflow__docker_run dr = {r->run_id, experiment_id, r->client->tracking_uri,
+                                            run->info.artifact_uri, o->docker_args,
+                                            o->n_docker_args};
+
+            rc = mlflow__docker_command(p, &env->docker_image, &dr, &line, err);
+            mlflow__sb_addc(&line, ' ');
+        }
+        mlflow_run_free(run);
+    } else if (env->prefix) {
+        mlflow__sb_addf(&line, "%s && ", env->prefix);
+    }
+    mlflow__sb_adds(&line, entry_cmd);
+    if (!rc && !(r->command = mlflow__sb_detach(&line)))
+        rc = mlflow__oom(err);
+    mlflow__sb_release(&line);
+    return rc;
+}
+
 static int start(const char *uri, const struct mlflow_project_opts *o,
                  struct mlflow_submitted_run *r, struct mlflow_error *err)
 {
@@ -312,14 +451,23 @@ static int start(const char *uri, const struct mlflow_project_opts *o,
     struct mlflow__project *p = NULL;
     struct mlflow__project_cmd *cmd = NULL;
     struct mlflow__run_env env = {0};
-    char *experiment_id = NULL;
+    struct mlflow__param_fetch dl = {o->storage_dir, NULL, NULL};
+    char *experiment_id = NULL, *tracking_uri = mlflow__resolve_tracking_uri(o->tracking_uri);
     int rc;
 
+    /* All that can fail does so before the run exists: fetching, the
+     * parameters (remote paths downloaded) and the environment. */
+    dl.tracking_uri = tracking_uri;
+    if (!tracking_uri) {
+        rc = mlflow__oom(err);
+        goto out;
+    }
     if ((rc = check_options(o, err)) ||
         (rc = mlflow__project_fetch(uri, o->version, o->storage_dir, &f, err)) ||
         (rc = mlflow__project_load(f.work_dir, &p, err)) ||
-        (rc = mlflow__project_command(p, entry, o->parameters, o->n_parameters, &cmd, err)) ||
-        (rc = mlflow__project_env(p, f.work_dir, o->env_manager, o->storage_dir, &env, err)))
+        (rc = mlflow__project_command(p, entry, o->parameters, o->n_parameters, &dl, &cmd,
+                                      err)) ||
+        (rc = mlflow__project_env(p, f.work_dir, o, &env, err)))
         goto out;
     if ((rc = mlflow__client_open(o->tracking_uri, &r->client, err)) ||
         (rc = resolve_experiment(r->client, o, &experiment_id, err)))
@@ -347,25 +495,11 @@ static int start(const char *uri, const struct mlflow_project_opts *o,
                                 err))) {
         goto out;
     }
-    const struct mlflow_kv tags[] = {{"mlflow.project.backend", "local"},
-                                     {"mlflow.project.env", env.tag}};
-
-    if ((rc = mlflow__client_log_batch(r->client, r->run_id, NULL, 0, NULL, 0, tags,
-                                       env.tag ? 2 : 1, err)))
+    if ((rc = log_env_tags(r, &env, err)))
         goto out;
     r->status = MLFLOW_RUN_STATUS_RUNNING;
-    /* An environment's activation runs first, joined with " && " as in MLflow. */
-    {
-        struct mlflow__sb line = MLFLOW__SB_INIT;
-
-        if (env.prefix)
-            mlflow__sb_addf(&line, "%s && ", env.prefix);
-        mlflow__sb_adds(&line, cmd->command);
-        if (!(r->command = mlflow__sb_detach(&line))) {
-            rc = mlflow__oom(err);
-            goto out;
-        }
-    }
+    if ((rc = command_line(r, p, o, &env, experiment_id, cmd->command, err)))
+        goto out;
     {
         struct mlflow__sb e1 = MLFLOW__SB_INIT, e2 = MLFLOW__SB_INIT, e3 = MLFLOW__SB_INIT;
         const char *argv[] = {"bash", "-c", r->command, NULL};
@@ -391,7 +525,9 @@ out:
         r->status = MLFLOW_RUN_STATUS_FAILED;
         record_end(r, MLFLOW_RUN_STATUS_FAILED, &ignored);
     }
-    mlflow__free(env.prefix);
+    mlflow__run_env_free(&env);
+    mlflow__free(dl.run_dir);
+    mlflow__free(tracking_uri);
     mlflow__free(experiment_id);
     mlflow__obj_free(cmd);
     mlflow__obj_free(p);
@@ -424,10 +560,18 @@ int mlflow_run_project(const char *uri, const struct mlflow_project_opts *opts,
     pthread_mutex_init(&r->mu, NULL);
     rc = start(uri, opts, r, &err);
     if (!rc && !opts->asynchronous) {
+        bool hooked = sigint_hook(), interrupted = false;
+
         pthread_mutex_lock(&r->mu);
-        rc = wait_locked(r, &err);
+        rc = wait_sync(r, hooked, &interrupted, &err);
         pthread_mutex_unlock(&r->mu);
-        if (!rc && !r->ok)
+        /* The caller's disposition decides what the Ctrl-C does next. */
+        if (hooked)
+            sigint_unhook(interrupted);
+        if (!rc && interrupted)
+            rc = mlflow__seterr(&err, MLFLOW_CANCELLED,
+                                "Run (ID '%s') was interrupted (SIGINT) and cancelled", r->run_id);
+        else if (!rc && !r->ok)
             rc = mlflow__seterr(&err, MLFLOW_INTERNAL_ERROR, "Run (ID '%s') failed", r->run_id);
     }
     if (out && r->run_id[0])

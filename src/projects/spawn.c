@@ -22,6 +22,13 @@ extern char **environ;
 int mlflow__spawn_capture(const char *const argv[], const char *cwd, bool with_stderr,
                           struct mlflow__sb *out, int *status, struct mlflow_error *err)
 {
+    return mlflow__spawn_capture_in(argv, cwd, NULL, with_stderr, out, status, err);
+}
+
+int mlflow__spawn_capture_in(const char *const argv[], const char *cwd, const char *stdin_path,
+                             bool with_stderr, struct mlflow__sb *out, int *status,
+                             struct mlflow_error *err)
+{
     posix_spawn_file_actions_t fa;
     int fds[2], e;
     pid_t pid;
@@ -31,7 +38,7 @@ int mlflow__spawn_capture(const char *const argv[], const char *cwd, bool with_s
     if (pipe2(fds, O_CLOEXEC) != 0)
         return mlflow__seterr_sys(err, errno, "pipe");
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 0, stdin_path ? stdin_path : "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     if (with_stderr)
         posix_spawn_file_actions_adddup2(&fa, fds[1], 2);

@@ -144,7 +144,7 @@ static char *command_for(const char *yaml, const char *entry, const struct mlflo
 
     memset(&err, 0, sizeof err);
     assert_int_equal(mlflow__project_parse(yaml, strlen(yaml), "MLproject", NULL, &p, &err), 0);
-    if (mlflow__project_command(p, entry, kv, n, &cmd, &err) == MLFLOW_OK) {
+    if (mlflow__project_command(p, entry, kv, n, NULL, &cmd, &err) == MLFLOW_OK) {
         out = strdup(cmd->command);
         mlflow__obj_free(cmd);
     }
@@ -749,7 +749,9 @@ static void test_virtualenv_and_docker_env(void **state)
     assert_int_equal(mlflow_run_project(proj, &o, &sr), MLFLOW_INVALID_PARAMETER_VALUE);
     assert_non_null(strstr(mlflow_last_error(), "cannot be executed using conda"));
 
-    /* docker_env: refused with a reason (no docker, no engine, or not yet). */
+    /* docker_env that cannot run (no name to tag the image with; no docker
+     * or no engine): refused with the reason, before any run exists.
+     * test_project_envs.c runs docker_env projects. */
     write_file(proj, "MLproject", "docker_env: {image: debian}\n"
                                   "entry_points:\n  main: {command: 'true'}\n");
     o.env_manager = NULL;
