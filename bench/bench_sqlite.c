@@ -14,15 +14,24 @@
  *      in the same order; plus, for sqlite, the plain search (no filter,
  *      base order) that lists an experiment's latest runs.
  *
+ *   1b. with MLFLOW_BENCH_PG_URI set (a PostgreSQL server; bench/bench_pg.sh
+ *      starts one): the same log_batch into a fresh schema there, against a
+ *      raw loop of one prepared INSERT through libpq, one transaction per
+ *      1000 rows (one round trip per row: what the store did before it
+ *      wrote batches as multi-row INSERTs). MLFLOW_BENCH_PG_ONLY=1 runs
+ *      this case alone.
+ *
  *   bench_sqlite [reps] [run counts, e.g. 1000,10000,100000] [history points]
  */
 #include <mlflow.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_REPS 15
 #define BATCH 1000
@@ -173,6 +182,84 @@ static void bench_log_batch(int reps)
     mlflow_client_close(c);
     remove_dir(dir);
     free(dir);
+}
+
+/* ---- 1b. the same on PostgreSQL ---- */
+
+static void pg_ok(PGconn *pg, PGresult *res, const char *what)
+{
+    ExecStatusType s = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        fprintf(stderr, "bench: %s: %s", what, PQerrorMessage(pg));
+        exit(1);
+    }
+    PQclear(res);
+}
+
+static double pg_raw_rows_per_s(PGconn *pg, const char *run, int rep)
+{
+    struct mlflow_metric m[BATCH];
+    fill_batch(m, rep);
+    double t0 = now_s();
+    pg_ok(pg, PQexec(pg, "BEGIN"), "BEGIN");
+    for (int i = 0; i < BATCH; i++) {
+        char v[32], ts[24], step[24];
+        snprintf(v, sizeof v, "%.17g", m[i].value);
+        snprintf(ts, sizeof ts, "%lld", (long long)m[i].timestamp);
+        snprintf(step, sizeof step, "%lld", (long long)m[i].step);
+        const char *vals[] = {m[i].key, v, ts, step, "false", run};
+        pg_ok(pg, PQexecPrepared(pg, "raw_insert", 6, vals, NULL, NULL, 0), "raw insert");
+    }
+    pg_ok(pg, PQexec(pg, "COMMIT"), "COMMIT");
+    return BATCH / (now_s() - t0);
+}
+
+static void bench_log_batch_pg(int reps, const char *server)
+{
+    PGconn *pg = PQconnectdb(server);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "bench: cannot connect to %s: %s", server, PQerrorMessage(pg));
+        exit(1);
+    }
+    char schema[64], sql[160], uri[1200];
+    snprintf(schema, sizeof schema, "bench_%ld", (long)getpid());
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
+    pg_ok(pg, PQexec(pg, sql), "create schema");
+    snprintf(uri, sizeof uri, "%s%coptions=-csearch_path%%3D%s", server,
+             strchr(server, '?') ? '&' : '?', schema);
+    for (int i = 0; i < 10; i++)
+        snprintf(key_names[i], sizeof key_names[i], "metric_%d", i);
+    struct mlflow_client *c = open_client(uri);
+    char *ours = new_run(c, "0", 0), *raw_run = new_run(c, "0", 0);
+    snprintf(sql, sizeof sql, "SET search_path = %s", schema);
+    pg_ok(pg, PQexec(pg, sql), "search_path");
+    pg_ok(pg,
+          PQprepare(pg, "raw_insert",
+                    "INSERT INTO metrics (\"key\", value, timestamp, step, is_nan, run_uuid) "
+                    "VALUES ($1, $2, $3, $4, $5, $6)",
+                    6, NULL),
+          "prepare");
+    double a[MAX_REPS * 4], b[MAX_REPS * 4];
+    int n = reps * 4;
+    batch_rows_per_s(c, ours, 1000);
+    pg_raw_rows_per_s(pg, raw_run, 1000);
+    for (int r = 0; r < n; r++) {
+        b[r] = pg_raw_rows_per_s(pg, raw_run, r);
+        a[r] = batch_rows_per_s(c, ours, r);
+    }
+    double ma = median(a, n), mb = median(b, n);
+    printf("\n1b. log_batch of %d metrics on PostgreSQL %d, medians of %d batches\n", BATCH,
+           PQserverVersion(pg) / 10000, n);
+    printf("%-52s %12s %8s\n", "case", "rows/s", "ratio");
+    printf("%-52s %12.0f %8s\n", "baseline: raw prepared INSERT loop, 1 transaction", mb, "1.00");
+    printf("%-52s %12.0f %8.2f\n", "mlflow_client_log_batch (postgres)", ma, ma / mb);
+    free(ours);
+    free(raw_run);
+    mlflow_client_close(c);
+    snprintf(sql, sizeof sql, "SET client_min_messages = warning; DROP SCHEMA %s CASCADE",
+             schema);
+    pg_ok(pg, PQexec(pg, sql), "drop schema");
+    PQfinish(pg);
 }
 
 /* ---- 2. metric history ---- */
@@ -382,7 +469,15 @@ int main(int argc, char **argv)
     }
     setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows while large cases run */
     printf("sqlite store benchmarks (SQLite %s), medians\n", sqlite3_libversion());
+    const char *pg = getenv("MLFLOW_BENCH_PG_URI"), *pg_only = getenv("MLFLOW_BENCH_PG_ONLY");
+    if (pg_only && *pg_only) { /* bench/bench_pg.sh: case 1b alone */
+        if (pg && *pg)
+            bench_log_batch_pg(reps, pg);
+        return 0;
+    }
     bench_log_batch(reps);
+    if (pg && *pg)
+        bench_log_batch_pg(reps, pg);
     bench_history(reps, points);
     char *list = strdup(sizes);
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","))

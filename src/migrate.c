@@ -2,7 +2,11 @@
  * migrate.c - `mlflow-c migrate`: copies a store into another through the
  * source's ordinary read API and the destination's import ops (store.h),
  * which keep ids. Matching by id is what makes a rerun cheap and safe: what
- * the destination has is skipped, what it lacks is copied whole.
+ * the destination has is skipped, what it lacks is copied whole. The one
+ * exception is an experiment id the destination cannot hold (PostgreSQL's
+ * 32-bit ids against a file store's 18 digits): that experiment gets a new
+ * id there, is matched by name and creation time on a rerun, and the
+ * caller is told the mapping.
  */
 #include "migrate.h"
 
@@ -67,8 +71,9 @@ static void report(struct migration *m, bool done)
         m->opts->progress(m->opts->ctx, m->stats, done);
 }
 
-/* Every point of every metric of run, in logging order per key. */
-static int copy_run(struct migration *m, const struct mlflow_run *run)
+/* Every point of every metric of run, in logging order per key, into
+ * experiment exp_id of the destination. */
+static int copy_run(struct migration *m, const struct mlflow_run *run, const char *exp_id)
 {
     struct mlflow__store *dst = m->dst->store;
     const char *id = run->info.run_id;
@@ -100,8 +105,10 @@ static int copy_run(struct migration *m, const struct mlflow_run *run)
         memcpy(points + n, lists[i]->metrics, lists[i]->count * sizeof *points);
         n += lists[i]->count;
     }
+    struct mlflow_run moved = *run;
+    moved.info.experiment_id = exp_id;
     if (!rc)
-        rc = dst->ops->import_run(dst, run, points, n, m->err);
+        rc = dst->ops->import_run(dst, &moved, points, n, m->err);
     if (!rc) {
         m->stats->runs_copied++;
         m->stats->metric_points += n;
@@ -115,9 +122,10 @@ static int copy_run(struct migration *m, const struct mlflow_run *run)
     return rc;
 }
 
-static int copy_runs(struct migration *m, const char *experiment_id)
+/* The runs of source experiment src_id into destination experiment dst_id. */
+static int copy_runs(struct migration *m, const char *src_id, const char *dst_id)
 {
-    const char *ids[] = {experiment_id};
+    const char *ids[] = {src_id};
     char *token = NULL;
     int rc = MLFLOW_OK;
     do {
@@ -135,7 +143,7 @@ static int copy_runs(struct migration *m, const char *experiment_id)
         if (r)
             return client_failed(m, r);
         for (size_t i = 0; !rc && i < list->count; i++) {
-            rc = copy_run(m, &list->runs[i]);
+            rc = copy_run(m, &list->runs[i], dst_id);
             m->stats->runs++;
             size_t every = m->opts ? m->opts->progress_every : 0;
             if (!rc && every && m->stats->runs % every == 0)
@@ -149,13 +157,60 @@ static int copy_runs(struct migration *m, const char *experiment_id)
     return rc;
 }
 
-static int copy_experiment(struct migration *m, const struct mlflow_experiment *e)
+/* e under a new id in the destination, or the copy a previous migration
+ * made (same name, same creation time); its id into *new_id. */
+static int renumber(struct migration *m, const struct mlflow_experiment *e, char **new_id)
 {
     struct mlflow__store *dst = m->dst->store;
     struct mlflow_experiment *have = NULL;
+    int rc = dst->ops->get_experiment_by_name(dst, e->name, &have, m->err);
+    if (rc == MLFLOW_RESOURCE_DOES_NOT_EXIST) {
+        struct mlflow_experiment fresh = *e;
+        fresh.experiment_id = NULL; /* the destination picks it */
+        rc = dst->ops->import_experiment(dst, &fresh, m->err);
+        if (!rc)
+            rc = dst->ops->get_experiment_by_name(dst, e->name, &have, m->err);
+        if (!rc)
+            m->stats->experiments_copied++;
+    } else if (!rc && have->creation_time != e->creation_time) {
+        rc = mlflow__seterr(m->err, MLFLOW_RESOURCE_ALREADY_EXISTS,
+                            "Experiment '%s' (id %s) needs a new id in the destination, which "
+                            "cannot hold its id, but the name is taken there by experiment %s, "
+                            "which is not a copy of it (another creation time)",
+                            e->name, e->experiment_id, have->experiment_id);
+    }
+    if (!rc && !(*new_id = mlflow__strdup(have->experiment_id)))
+        rc = mlflow__oom(m->err);
+    mlflow_experiment_free(have);
+    if (rc)
+        return rc;
+    m->stats->experiments_renumbered++;
+    if (m->opts && m->opts->renumbered)
+        m->opts->renumbered(m->opts->ctx, e->experiment_id, *new_id, e->name);
+    return MLFLOW_OK;
+}
+
+/* Pass 0 copies the experiments whose ids the destination keeps, pass 1
+ * the others: by then the destination's sequence is past every kept id. */
+static int copy_experiment(struct migration *m, const struct mlflow_experiment *e, int pass)
+{
+    struct mlflow__store *dst = m->dst->store;
+    bool keep = !dst->ops->keeps_experiment_id ||
+                dst->ops->keeps_experiment_id(dst, e->experiment_id);
+    if (keep != (pass == 0))
+        return MLFLOW_OK;
+    m->stats->experiments++;
+    if (!keep) {
+        char *new_id = NULL;
+        int rc = renumber(m, e, &new_id);
+        if (!rc)
+            rc = copy_runs(m, e->experiment_id, new_id);
+        mlflow__free(new_id);
+        return rc;
+    }
+    struct mlflow_experiment *have = NULL;
     int rc = mlflow_client_get_experiment(m->dst, e->experiment_id, &have);
     mlflow_experiment_free(have);
-    m->stats->experiments++;
     if (rc == MLFLOW_RESOURCE_DOES_NOT_EXIST) {
         rc = dst->ops->import_experiment(dst, e, m->err);
         if (rc)
@@ -164,10 +219,10 @@ static int copy_experiment(struct migration *m, const struct mlflow_experiment *
     } else if (rc) {
         return client_failed(m, rc);
     }
-    return copy_runs(m, e->experiment_id);
+    return copy_runs(m, e->experiment_id, e->experiment_id);
 }
 
-static int copy_all(struct migration *m)
+static int copy_all(struct migration *m, int pass)
 {
     char *token = NULL;
     int rc = MLFLOW_OK;
@@ -184,7 +239,7 @@ static int copy_all(struct migration *m)
         if (r)
             return client_failed(m, r);
         for (size_t i = 0; !rc && i < list->count; i++)
-            rc = copy_experiment(m, &list->experiments[i]);
+            rc = copy_experiment(m, &list->experiments[i], pass);
         if (!rc && list->next_page_token && !(token = mlflow__strdup(list->next_page_token)))
             rc = mlflow__oom(m->err);
         mlflow_experiment_list_free(list);
@@ -222,8 +277,8 @@ int mlflow__migrate(const char *src_uri, const char *dst_uri,
                             "The '%s' store ('%s') cannot be migrated into: it cannot keep the "
                             "ids of imported experiments and runs",
                             m.dst->store->ops->name, dst);
-    if (!rc)
-        rc = copy_all(&m);
+    for (int pass = 0; !rc && pass < 2; pass++)
+        rc = copy_all(&m, pass);
     if (!rc)
         report(&m, true);
     mlflow_client_close(m.src);

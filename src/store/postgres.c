@@ -686,6 +686,8 @@ static const struct mlflow__sql_driver postgres_driver = {
     .sync_experiment_ids_sql = "SELECT setval(pg_get_serial_sequence('experiments', "
                                "'experiment_id'), GREATEST((SELECT MAX(experiment_id) FROM "
                                "experiments), 1))",
+    /* SERIAL: a 32-bit integer. */
+    .max_experiment_id = INT32_MAX,
     .connect = pg_connect,
     .disconnect = pg_disconnect,
     .prepare_db = NULL,

@@ -12,12 +12,11 @@
  * the file store's default experiment order) we follow the contract.
  *
  * Each operation is one transaction (sql_db.c runs it, again while the
- * database is busy); reading rows into result objects is sql_read.c's.
+ * database is busy); reading rows into result objects is sql_read.c's,
+ * writing a batch's rows in a few multi-row statements sql_batch.c's.
  */
 #include "sql.h"
 
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,26 +25,6 @@
 #define SQ(s) ((struct mlflow__sql_store *)(s))
 
 static const char RUN_NAME_TAG[] = "mlflow.runName";
-
-/* ---- small query helpers ---------------------------------------------------- */
-
-/* The whole text of the first row's first cell, malloc'ed. */
-struct text_cell {
-    const struct mlflow__sql_driver *drv;
-    char *s;
-    bool oom;
-};
-
-static int text_row(void *ctx, const struct mlflow__sql_row *row)
-{
-    struct text_cell *t = ctx;
-    const char *v = t->drv->col_text(row, 0);
-    if (t->s || !v)
-        return MLFLOW_OK;
-    t->s = mlflow__strdup(v);
-    t->oom = !t->s;
-    return MLFLOW_OK;
-}
 
 /* ---- URIs (MLflow's append_to_uri_path and resolve_uri_if_local) ---------- */
 
@@ -73,20 +52,6 @@ static char *resolve_uri_if_local(const char *loc)
     mlflow__sb_adds(&sb, abs);
     mlflow__free(abs);
     return mlflow__sb_detach(&sb);
-}
-
-/* ---- values ---------------------------------------------------------------- */
-
-/* MLflow's SQL encoding of a metric value: NaN is 0 with is_nan, infinities
- * are the largest finite doubles (the column cannot hold them). */
-static double stored_value(double v, bool *is_nan)
-{
-    *is_nan = isnan(v);
-    if (*is_nan)
-        return 0.0;
-    if (isinf(v))
-        return v > 0 ? DBL_MAX : -DBL_MAX;
-    return v;
 }
 
 static int no_experiment(const char *id, struct mlflow_error *err)
@@ -533,14 +498,8 @@ static int create_run_tx(struct mlflow__sql_store *st, struct mlflow__sql_conn *
         "'RUNNING', ?, NULL, '', 'active', ?, ?, NULL)",
         p, 6, NULL, err);
     mlflow__free(uri);
-    for (size_t i = 0; !rc && i < x->n_tags; i++) {
-        struct mlflow__sql_value t[] = {
-            MLFLOW__SQL_TEXTV(x->tags[i].key),
-            MLFLOW__SQL_TEXTV(x->tags[i].value ? x->tags[i].value : ""),
-            MLFLOW__SQL_TEXTV(x->new_id),
-        };
-        rc = mlflow__sql_exec(st, c, TAG_UPSERT, t, 3, NULL, err);
-    }
+    if (!rc)
+        rc = mlflow__sql_write_tags(st, c, x->new_id, x->tags, x->n_tags, err);
     if (!rc && x->want_out)
         rc = mlflow__sql_read_run(st, c, x->new_id, &x->out, err);
     return rc;
@@ -668,148 +627,31 @@ struct batch_arg {
     size_t n_params;
     const struct mlflow_kv *tags;
     size_t n_tags;
-    size_t *latest; /* per metric key: index of its greatest point in this batch */
-    size_t n_latest;
 };
 
-static int log_param(struct mlflow__sql_store *st, struct mlflow__sql_conn *c, const char *run_id,
-                     const struct mlflow_kv *p, struct mlflow_error *err)
-{
-    const char *value = p->value ? p->value : "";
-    struct mlflow__sql_value v[] = {MLFLOW__SQL_TEXTV(p->key), MLFLOW__SQL_TEXTV(value),
-                                    MLFLOW__SQL_TEXTV(run_id)};
-    int64_t changes = 0;
-    int rc = mlflow__sql_exec(st, c,
-                              "INSERT INTO params (\"key\", value, run_uuid) VALUES (?, ?, ?) "
-                              "ON CONFLICT (\"key\", run_uuid) DO NOTHING",
-                              v, 3, &changes, err);
-    if (rc || changes)
-        return rc;
-    /* Already there: the same value is fine, another one is not. */
-    struct text_cell old = {st->drv, NULL, false};
-    rc = st->drv->exec(
-        c, "SELECT value FROM params WHERE run_uuid = ? AND \"key\" = ?",
-        (struct mlflow__sql_value[]){MLFLOW__SQL_TEXTV(run_id), MLFLOW__SQL_TEXTV(p->key)}, 2,
-        text_row, &old, NULL, err);
-    if (!rc && old.oom)
-        rc = mlflow__oom(err);
-    if (!rc && old.s && strcmp(old.s, value) != 0)
-        rc = mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
-                            "Changing param values is not allowed. Param with key='%s' was "
-                            "already logged with value='%.300s' for run ID='%s'. Attempted "
-                            "logging new value '%.300s'.",
-                            p->key, old.s, run_id, value);
-    mlflow__free(old.s);
-    return rc;
-}
-
-struct metric_idx {
-    const char *key;
-    size_t i;
-};
-
-static int metric_idx_cmp(const void *a, const void *b)
-{
-    const struct metric_idx *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : (x->i > y->i) - (x->i < y->i);
-}
-
-/* MLflow's "more recent" on stored values: (step, timestamp, value) > . */
-static bool newer(const struct mlflow_metric *a, const struct mlflow_metric *b)
-{
-    bool na, nb;
-    double va = stored_value(a->value, &na), vb = stored_value(b->value, &nb);
-    if (a->step != b->step)
-        return a->step > b->step;
-    if (a->timestamp != b->timestamp)
-        return a->timestamp > b->timestamp;
-    return va > vb;
-}
-
-/* For each metric key of the batch, the index of its greatest point. */
-static int batch_latest(struct batch_arg *x, struct mlflow_error *err)
-{
-    size_t n = x->n_metrics;
-    x->latest = mlflow__malloc((n ? n : 1) * sizeof *x->latest);
-    if (!x->latest)
-        return mlflow__oom(err);
-    if (n == 1) {
-        x->latest[0] = 0;
-        x->n_latest = 1;
-        return MLFLOW_OK;
-    }
-    struct metric_idx *order = mlflow__malloc(n * sizeof *order);
-    if (!order)
-        return mlflow__oom(err);
-    for (size_t i = 0; i < n; i++)
-        order[i] = (struct metric_idx){x->metrics[i].key, i};
-    qsort(order, n, sizeof *order, metric_idx_cmp);
-    x->n_latest = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t cur = order[i].i;
-        if (i == 0 || strcmp(order[i - 1].key, order[i].key) != 0)
-            x->latest[x->n_latest++] = cur;
-        else if (newer(&x->metrics[cur], &x->metrics[x->latest[x->n_latest - 1]]))
-            x->latest[x->n_latest - 1] = cur;
-    }
-    mlflow__free(order);
-    return MLFLOW_OK;
-}
-
-static const char METRIC_INSERT[] =
-    "INSERT INTO metrics (\"key\", value, timestamp, step, is_nan, run_uuid) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
-
-/* latest_metrics keeps the greatest (step, timestamp, value) of the stored
- * values, as MLflow's _update_latest_metrics_if_necessary. */
-static const char LATEST_UPSERT[] =
-    "INSERT INTO latest_metrics (\"key\", value, timestamp, step, is_nan, run_uuid) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (\"key\", run_uuid) DO UPDATE SET "
-    "value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, "
-    "is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) > "
-    "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)";
-
-static int metric_values(const struct mlflow_metric *m, const char *run_id,
-                         struct mlflow__sql_value v[6])
-{
-    bool is_nan;
-    double d = stored_value(m->value, &is_nan);
-    v[0] = MLFLOW__SQL_TEXTV(m->key);
-    v[1] = MLFLOW__SQL_REALV(d);
-    v[2] = MLFLOW__SQL_INTV(m->timestamp);
-    v[3] = MLFLOW__SQL_INTV(m->step);
-    v[4] = MLFLOW__SQL_INTV(is_nan ? 1 : 0);
-    v[5] = MLFLOW__SQL_TEXTV(run_id);
-    return 6;
-}
-
+/* Params, then metrics, then tags, each in a few multi-row statements
+ * (sql_batch.c). */
 static int log_batch_tx(struct mlflow__sql_store *st, struct mlflow__sql_conn *c, void *arg,
                         struct mlflow_error *err)
 {
     struct batch_arg *x = arg;
     int rc = check_run(st, c, x->run_id, true, err);
-    for (size_t i = 0; !rc && i < x->n_params; i++)
-        rc = log_param(st, c, x->run_id, &x->params[i], err);
-    struct mlflow__sql_value v[6];
-    /* Identical points (key, timestamp, step, value) collapse into one, as
-     * in MLflow: the primary key covers them all. */
-    for (size_t i = 0; !rc && i < x->n_metrics; i++)
-        rc = mlflow__sql_exec(st, c, METRIC_INSERT, v,
-                              (size_t)metric_values(&x->metrics[i], x->run_id, v), NULL, err);
-    for (size_t i = 0; !rc && i < x->n_latest; i++)
-        rc = mlflow__sql_exec(st, c, LATEST_UPSERT, v,
-                              (size_t)metric_values(&x->metrics[x->latest[i]], x->run_id, v), NULL,
-                              err);
-    for (size_t i = 0; !rc && i < x->n_tags; i++) {
-        const char *value = x->tags[i].value ? x->tags[i].value : "";
-        if (strcmp(x->tags[i].key, RUN_NAME_TAG) == 0) {
-            rc = set_run_name(st, c, x->run_id, value, err);
+    if (!rc)
+        rc = mlflow__sql_write_params(st, c, x->run_id, x->params, x->n_params, err);
+    if (!rc)
+        rc = mlflow__sql_write_metrics(st, c, x->run_id, x->metrics, x->n_metrics, err);
+    if (!rc)
+        rc = mlflow__sql_write_tags(st, c, x->run_id, x->tags, x->n_tags, err);
+    /* Setting tag mlflow.runName renames the run; the last one wins. */
+    for (size_t i = x->n_tags; !rc && i-- > 0;) {
+        if (strcmp(x->tags[i].key, RUN_NAME_TAG) != 0)
             continue;
-        }
-        struct mlflow__sql_value t[] = {MLFLOW__SQL_TEXTV(x->tags[i].key), MLFLOW__SQL_TEXTV(value),
-                                        MLFLOW__SQL_TEXTV(x->run_id)};
-        rc = mlflow__sql_exec(st, c, TAG_UPSERT, t, 3, NULL, err);
+        struct mlflow__sql_value p[] = {
+            MLFLOW__SQL_TEXTV(x->tags[i].value ? x->tags[i].value : ""),
+            MLFLOW__SQL_TEXTV(x->run_id)};
+        rc = mlflow__sql_exec(st, c, "UPDATE runs SET name = ? WHERE run_uuid = ?", p, 2, NULL,
+                              err);
+        break;
     }
     return rc;
 }
@@ -819,12 +661,8 @@ static int sql_log_batch(struct mlflow__store *s, const char *run_id,
                          const struct mlflow_kv *params, size_t n_params,
                          const struct mlflow_kv *tags, size_t n_tags, struct mlflow_error *err)
 {
-    struct batch_arg x = {run_id, metrics, n_metrics, params, n_params, tags, n_tags, NULL, 0};
-    int rc = n_metrics ? batch_latest(&x, err) : MLFLOW_OK;
-    if (!rc)
-        rc = mlflow__sql_with_tx(SQ(s), true, log_batch_tx, &x, NULL, err);
-    mlflow__free(x.latest);
-    return rc;
+    struct batch_arg x = {run_id, metrics, n_metrics, params, n_params, tags, n_tags};
+    return mlflow__sql_with_tx(SQ(s), true, log_batch_tx, &x, NULL, err);
 }
 
 static int delete_tag_tx(struct mlflow__sql_store *st, struct mlflow__sql_conn *c, void *arg,
@@ -1066,6 +904,7 @@ static void set_ops(struct mlflow__sql_store *st)
         .default_artifact_root = sql_default_artifact_root,
         .import_experiment = mlflow__sql_import_experiment,
         .import_run = mlflow__sql_import_run,
+        .keeps_experiment_id = mlflow__sql_keeps_experiment_id,
     };
     st->base.ops = &st->ops;
 }

@@ -5,7 +5,8 @@
  * database. So does mlflow-c, in dialect-neutral SQL over the small driver
  * interface below: sql.c implements every store operation, sql_db.c the
  * connection pool, retried transactions and the schema check, sql_read.c
- * reading rows into results, and sql_search.c compiles the parsed search
+ * reading rows into results, sql_batch.c writing a batch's rows in a few
+ * multi-row statements, and sql_search.c compiles the parsed search
  * tree (search.h) to SQL. A driver
  * (sqlite.c, postgres.c) supplies connections, statement execution,
  * transactions, MLflow's DDL for its dialect, and the few pieces of SQL text
@@ -101,6 +102,8 @@ struct mlflow__sql_driver {
      * keeps a sequence apart from the table. NULL when the next id comes
      * from the table itself (SQLite). No parameters. */
     const char *sync_experiment_ids_sql;
+    /* The largest experiment id the schema's experiment_id column holds. */
+    int64_t max_experiment_id;
 
     /* -- connections -- */
 
@@ -271,11 +274,37 @@ MLFLOW_INTERNAL double mlflow__sql_read_value(const struct mlflow__sql_driver *d
                                               const struct mlflow__sql_row *row, int value_col,
                                               int is_nan_col);
 
+/* ---- bulk writes (sql_batch.c): multi-row INSERTs in few statements ------- */
+
+/* MLflow's SQL encoding of a metric value: NaN is 0 with is_nan, infinities
+ * are the largest finite doubles (the column cannot hold them). */
+MLFLOW_INTERNAL double mlflow__sql_stored_value(double v, bool *is_nan);
+/* Points m[0..n) of run_id, in that order (identical points collapse into
+ * one), and each key's latest_metrics row moved forward to the batch's
+ * greatest (step, timestamp, value) if that is greater than the stored one. */
+MLFLOW_INTERNAL int mlflow__sql_write_metrics(struct mlflow__sql_store *st,
+                                              struct mlflow__sql_conn *c, const char *run_id,
+                                              const struct mlflow_metric *m, size_t n,
+                                              struct mlflow_error *err);
+/* Params are write-once: a key already stored (or twice in the batch) with
+ * another value is INVALID_PARAMETER_VALUE naming the first such param. */
+MLFLOW_INTERNAL int mlflow__sql_write_params(struct mlflow__sql_store *st,
+                                             struct mlflow__sql_conn *c, const char *run_id,
+                                             const struct mlflow_kv *params, size_t n,
+                                             struct mlflow_error *err);
+/* Tags are upserted; of a key given twice the last value wins. Nothing
+ * else: the run's name (tag mlflow.runName) is the caller's. */
+MLFLOW_INTERNAL int mlflow__sql_write_tags(struct mlflow__sql_store *st,
+                                           struct mlflow__sql_conn *c, const char *run_id,
+                                           const struct mlflow_kv *tags, size_t n,
+                                           struct mlflow_error *err);
+
 /* ---- import (sql_import.c): store.h's import ops ---------------------------- */
 
 MLFLOW_INTERNAL int mlflow__sql_import_experiment(struct mlflow__store *s,
                                                   const struct mlflow_experiment *e,
                                                   struct mlflow_error *err);
+MLFLOW_INTERNAL bool mlflow__sql_keeps_experiment_id(struct mlflow__store *s, const char *id);
 MLFLOW_INTERNAL int mlflow__sql_import_run(struct mlflow__store *s, const struct mlflow_run *run,
                                            const struct mlflow_metric *history, size_t n,
                                            struct mlflow_error *err);

@@ -6,13 +6,13 @@
  *
  * Experiment ids become the integer experiment_id column. MLflow's schema
  * declares it INTEGER: in SQLite that holds any 64-bit value (the 18-digit
- * ids of file stores fit); in PostgreSQL INTEGER is 32-bit, so such ids
- * would need the column widened there.
+ * ids of file stores fit); in PostgreSQL it is 32-bit (SERIAL), so such an
+ * experiment is imported under a new id from the table's sequence instead
+ * (keeps_experiment_id says which; migrate.c asks and keeps the mapping).
+ * Rows are written by sql_batch.c's multi-row statements, as log_batch's.
  */
 #include "sql.h"
 
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -21,76 +21,96 @@
 static const char EXP_TAG_UPSERT[] =
     "INSERT INTO experiment_tags (\"key\", value, experiment_id) VALUES (?, ?, ?) "
     "ON CONFLICT (\"key\", experiment_id) DO UPDATE SET value = excluded.value";
-static const char RUN_TAG_UPSERT[] =
-    "INSERT INTO tags (\"key\", value, run_uuid) VALUES (?, ?, ?) "
-    "ON CONFLICT (\"key\", run_uuid) DO UPDATE SET value = excluded.value";
-static const char PARAM_UPSERT[] =
-    "INSERT INTO params (\"key\", value, run_uuid) VALUES (?, ?, ?) "
-    "ON CONFLICT (\"key\", run_uuid) DO UPDATE SET value = excluded.value";
-/* As in log_batch (sql.c): identical points collapse, and latest_metrics
- * keeps the greatest (step, timestamp, value) of the stored values. */
-static const char METRIC_INSERT[] =
-    "INSERT INTO metrics (\"key\", value, timestamp, step, is_nan, run_uuid) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING";
-static const char LATEST_UPSERT[] =
-    "INSERT INTO latest_metrics (\"key\", value, timestamp, step, is_nan, run_uuid) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (\"key\", run_uuid) DO UPDATE SET "
-    "value = excluded.value, timestamp = excluded.timestamp, step = excluded.step, "
-    "is_nan = excluded.is_nan WHERE (excluded.step, excluded.timestamp, excluded.value) > "
-    "(latest_metrics.step, latest_metrics.timestamp, latest_metrics.value)";
-
 static struct mlflow__sql_value time_value(int64_t t)
 {
     return t == MLFLOW_TIME_UNSET ? MLFLOW__SQL_NULLV : MLFLOW__SQL_INTV(t);
 }
 
-static int exp_number(const char *id, int64_t *num, struct mlflow_error *err)
+bool mlflow__sql_keeps_experiment_id(struct mlflow__store *s, const char *id)
 {
-    if (mlflow__sql_experiment_id(id, num))
+    int64_t num;
+    return id && mlflow__sql_experiment_id(id, &num) && num >= 0 &&
+           num <= SQ(s)->drv->max_experiment_id;
+}
+
+static int exp_number(struct mlflow__sql_store *st, const char *id, int64_t *num,
+                      struct mlflow_error *err)
+{
+    if (id && mlflow__sql_experiment_id(id, num) && *num <= st->drv->max_experiment_id)
         return MLFLOW_OK;
     return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
-                          "Experiment ID '%.300s' cannot be kept in a SQL store: its schema "
-                          "holds experiment ids as integers",
-                          id ? id : "(null)");
+                          "Experiment ID '%.300s' cannot be kept in this %s store: its schema "
+                          "holds experiment ids as integers up to %lld",
+                          id ? id : "(null)", st->drv->name,
+                          (long long)st->drv->max_experiment_id);
+}
+
+/* Inserts e with its own id, or with a new one from the database's
+ * sequence when e->experiment_id is NULL; *num gets the id. */
+static int insert_experiment(struct mlflow__sql_store *st, struct mlflow__sql_conn *c,
+                             const struct mlflow_experiment *e, int64_t *num,
+                             struct mlflow_error *err)
+{
+    bool deleted = strcmp(e->lifecycle_stage, "deleted") == 0;
+    struct mlflow__sql_value p[] = {
+        MLFLOW__SQL_TEXTV(e->name),
+        e->artifact_location ? MLFLOW__SQL_TEXTV(e->artifact_location) : MLFLOW__SQL_NULLV,
+        MLFLOW__SQL_TEXTV(deleted ? "deleted" : "active"),
+        time_value(e->creation_time),
+        time_value(e->last_update_time),
+        MLFLOW__SQL_INTV(*num),
+    };
+    int rc;
+    if (e->experiment_id) {
+        rc = mlflow__sql_exec(st, c,
+                              "INSERT INTO experiments (name, artifact_location, lifecycle_stage, "
+                              "creation_time, last_update_time, experiment_id) "
+                              "VALUES (?, ?, ?, ?, ?, ?)",
+                              p, MLFLOW_ARRAY_LEN(p), NULL, err);
+        /* Ids generated later must not collide with this one. */
+        if (!rc && st->drv->sync_experiment_ids_sql)
+            rc = mlflow__sql_exec(st, c, st->drv->sync_experiment_ids_sql, NULL, 0, NULL, err);
+    } else {
+        struct mlflow__sql_cell id;
+        rc = mlflow__sql_query_cell(st, c,
+                                    "INSERT INTO experiments (name, artifact_location, "
+                                    "lifecycle_stage, creation_time, last_update_time) "
+                                    "VALUES (?, ?, ?, ?, ?) RETURNING experiment_id",
+                                    p, MLFLOW_ARRAY_LEN(p) - 1, &id, err);
+        if (!rc && !id.found)
+            rc = mlflow__seterr(err, MLFLOW_INTERNAL_ERROR,
+                                "Importing experiment '%s' returned no id", e->name);
+        *num = id.i;
+    }
+    return rc;
 }
 
 static int import_experiment_tx(struct mlflow__sql_store *st, struct mlflow__sql_conn *c,
                                 void *arg, struct mlflow_error *err)
 {
     const struct mlflow_experiment *e = arg;
-    int64_t num;
-    int rc = exp_number(e->experiment_id, &num, err);
-    struct mlflow__sql_value key = MLFLOW__SQL_INTV(num);
-    struct mlflow__sql_cell cell;
+    int64_t num = 0;
+    int rc = MLFLOW_OK;
+    if (e->experiment_id) {
+        struct mlflow__sql_cell cell;
+        rc = exp_number(st, e->experiment_id, &num, err);
+        struct mlflow__sql_value key = MLFLOW__SQL_INTV(num);
+        if (!rc)
+            rc = mlflow__sql_query_cell(st, c,
+                                        "SELECT name FROM experiments WHERE experiment_id = ?",
+                                        &key, 1, &cell, err);
+        if (!rc && cell.found)
+            return mlflow__seterr(err, MLFLOW_RESOURCE_ALREADY_EXISTS,
+                                  "Experiment with ID %s already exists.", e->experiment_id);
+    }
     if (!rc)
-        rc = mlflow__sql_query_cell(st, c, "SELECT name FROM experiments WHERE experiment_id = ?",
-                                    &key, 1, &cell, err);
-    if (!rc && cell.found)
-        return mlflow__seterr(err, MLFLOW_RESOURCE_ALREADY_EXISTS,
-                              "Experiment with ID %s already exists.", e->experiment_id);
-    bool deleted = strcmp(e->lifecycle_stage, "deleted") == 0;
-    struct mlflow__sql_value p[] = {
-        MLFLOW__SQL_INTV(num),
-        MLFLOW__SQL_TEXTV(e->name),
-        e->artifact_location ? MLFLOW__SQL_TEXTV(e->artifact_location) : MLFLOW__SQL_NULLV,
-        MLFLOW__SQL_TEXTV(deleted ? "deleted" : "active"),
-        time_value(e->creation_time),
-        time_value(e->last_update_time),
-    };
-    if (!rc)
-        rc = mlflow__sql_exec(st, c,
-                              "INSERT INTO experiments (experiment_id, name, artifact_location, "
-                              "lifecycle_stage, creation_time, last_update_time) "
-                              "VALUES (?, ?, ?, ?, ?, ?)",
-                              p, MLFLOW_ARRAY_LEN(p), NULL, err);
+        rc = insert_experiment(st, c, e, &num, err);
     if (rc && st->drv->unique_violation(c)) {
         char msg[sizeof err->message];
         snprintf(msg, sizeof msg, "%s", err->message);
         return mlflow__seterr(err, MLFLOW_RESOURCE_ALREADY_EXISTS,
                               "Experiment(name=%s) already exists. Error: %s", e->name, msg);
     }
-    if (!rc && st->drv->sync_experiment_ids_sql)
-        rc = mlflow__sql_exec(st, c, st->drv->sync_experiment_ids_sql, NULL, 0, NULL, err);
     for (size_t i = 0; !rc && i < e->n_tags; i++) {
         struct mlflow__sql_value t[] = {
             MLFLOW__SQL_TEXTV(e->tags[i].key),
@@ -114,21 +134,6 @@ struct import_run_arg {
     size_t n;
 };
 
-/* MLflow's SQL encoding: NaN is 0 with is_nan, infinities the largest
- * finite doubles. */
-static void metric_values(const struct mlflow_metric *m, const char *run_id,
-                          struct mlflow__sql_value v[6])
-{
-    bool is_nan = isnan(m->value);
-    double d = is_nan ? 0.0 : isinf(m->value) ? (m->value > 0 ? DBL_MAX : -DBL_MAX) : m->value;
-    v[0] = MLFLOW__SQL_TEXTV(m->key);
-    v[1] = MLFLOW__SQL_REALV(d);
-    v[2] = MLFLOW__SQL_INTV(m->timestamp);
-    v[3] = MLFLOW__SQL_INTV(m->step);
-    v[4] = MLFLOW__SQL_INTV(is_nan ? 1 : 0);
-    v[5] = MLFLOW__SQL_TEXTV(run_id);
-}
-
 static int import_run_tx(struct mlflow__sql_store *st, struct mlflow__sql_conn *c, void *arg,
                          struct mlflow_error *err)
 {
@@ -136,7 +141,7 @@ static int import_run_tx(struct mlflow__sql_store *st, struct mlflow__sql_conn *
     const struct mlflow_run_info *info = &x->run->info;
     const struct mlflow_run_data *data = &x->run->data;
     int64_t num;
-    int rc = exp_number(info->experiment_id, &num, err);
+    int rc = exp_number(st, info->experiment_id, &num, err);
     struct mlflow__sql_value key = MLFLOW__SQL_INTV(num);
     struct mlflow__sql_cell cell;
     if (!rc)
@@ -182,29 +187,14 @@ static int import_run_tx(struct mlflow__sql_store *st, struct mlflow__sql_conn *
                           "deleted_time) VALUES (?, ?, 'UNKNOWN', '', '', ?, ?, ?, ?, '', ?, ?, "
                           "?, ?)",
                           p, MLFLOW_ARRAY_LEN(p), NULL, err);
-    for (size_t i = 0; !rc && i < data->n_params; i++) {
-        struct mlflow__sql_value v[] = {
-            MLFLOW__SQL_TEXTV(data->params[i].key),
-            MLFLOW__SQL_TEXTV(data->params[i].value ? data->params[i].value : ""),
-            MLFLOW__SQL_TEXTV(info->run_id),
-        };
-        rc = mlflow__sql_exec(st, c, PARAM_UPSERT, v, 3, NULL, err);
-    }
-    for (size_t i = 0; !rc && i < data->n_tags; i++) {
-        struct mlflow__sql_value v[] = {
-            MLFLOW__SQL_TEXTV(data->tags[i].key),
-            MLFLOW__SQL_TEXTV(data->tags[i].value ? data->tags[i].value : ""),
-            MLFLOW__SQL_TEXTV(info->run_id),
-        };
-        rc = mlflow__sql_exec(st, c, RUN_TAG_UPSERT, v, 3, NULL, err);
-    }
-    struct mlflow__sql_value v[6];
-    for (size_t i = 0; !rc && i < x->n; i++) {
-        metric_values(&x->history[i], info->run_id, v);
-        rc = mlflow__sql_exec(st, c, METRIC_INSERT, v, 6, NULL, err);
-        if (!rc)
-            rc = mlflow__sql_exec(st, c, LATEST_UPSERT, v, 6, NULL, err);
-    }
+    /* log_batch's writes: points in history order, latest_metrics from
+     * them; the run is new, so no param is there yet. */
+    if (!rc)
+        rc = mlflow__sql_write_params(st, c, info->run_id, data->params, data->n_params, err);
+    if (!rc)
+        rc = mlflow__sql_write_tags(st, c, info->run_id, data->tags, data->n_tags, err);
+    if (!rc)
+        rc = mlflow__sql_write_metrics(st, c, info->run_id, x->history, x->n, err);
     return rc;
 }
 

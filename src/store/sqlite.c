@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STMT_CACHE 64
+/* Room for every statement shape the store uses, including the multi-row
+ * INSERTs of sql_batch.c (one per power-of-two row count and table). */
+#define STMT_CACHE 128
 /* Per statement; sql_db.c retries whole transactions beyond it. */
 #define BUSY_TIMEOUT_MS 5000
 
@@ -536,6 +538,8 @@ static const struct mlflow__sql_driver sqlite_driver = {
     .metric_log_order = "rowid",
     .schema_objects_sql = "SELECT name FROM sqlite_master WHERE type IN ('table', 'index')",
     .schema_ddl = SCHEMA_DDL,
+    /* INTEGER PRIMARY KEY: any 64-bit integer. */
+    .max_experiment_id = INT64_MAX,
     .connect = sq_connect,
     .disconnect = sq_disconnect,
     .prepare_db = sq_prepare_db,

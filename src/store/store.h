@@ -147,6 +147,12 @@ struct mlflow__store_ops {
      * when the run id exists. */
     int (*import_run)(struct mlflow__store *s, const struct mlflow_run *run,
                       const struct mlflow_metric *history, size_t n, struct mlflow_error *err);
+    /* Whether import_experiment can keep experiment id `id`: a store's ids
+     * may be narrower than another's (PostgreSQL's are 32-bit, a file
+     * store's 18 digits). NULL: every id. For an id it cannot keep, the
+     * caller passes e->experiment_id NULL to import_experiment, which then
+     * takes a new id as create_experiment would. */
+    bool (*keeps_experiment_id)(struct mlflow__store *s, const char *id);
 };
 
 struct mlflow__store {

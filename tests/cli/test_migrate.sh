@@ -2,7 +2,11 @@
 # test_migrate.sh - `mlflow-c migrate SRC_URI DST_URI` end to end: a copy of
 # the mlruns tree MLflow 2.12.2 wrote goes into a fresh SQLite database and
 # back into a file store; exit statuses, the summary, progress lines on
-# stderr (and --quiet), reruns that copy nothing, and the errors.
+# stderr (and --quiet), reruns that copy nothing, and the errors. Then the
+# same tree into PostgreSQL (the server of tests/pg_fixture.sh, named by
+# MLFLOW_TEST_PG_URI_FILE), whose 32-bit experiment ids cannot hold the file
+# store's 18-digit ones: those experiments get new ids, printed as
+# OLD -> NEW, their runs keep theirs, and a rerun finds the copies.
 #
 # usage: test_migrate.sh MLFLOW_C QUICKSTART BUILD_DIR   (QUICKSTART is not used)
 # python3 appears only as a JSON checker for this script.
@@ -72,6 +76,8 @@ expect_out '^Copied 4 of 5 experiments and 10 of 10 runs' "file -> sqlite copies
 [ "$(grep -c 'runs checked' "$tmp/err")" = 3 ]
 report $? "a progress line on stderr every 3 runs"
 expect_err '^mlflow-c migrate: 9 runs checked, 9 copied' "progress lines count the runs"
+! grep -q "new ids" "$tmp/out" && ! grep -q -- "->" "$tmp/err"
+report $? "SQLite holds the 18-digit experiment ids: none is renumbered"
 
 run migrate "$SRC" "$DB"
 expect_out '^Copied 0 of 5 experiments and 0 of 10 runs' "a rerun copies nothing"
@@ -104,6 +110,65 @@ expect_fail 1 '^mlflow-c: RESOURCE_DOES_NOT_EXIST: .*nowhere' "a missing source:
 report $? "a missing source is not created"
 run migrate "$SRC" "http://127.0.0.1:9"
 expect_fail 1 "^mlflow-c: NOT_IMPLEMENTED: The 'rest' store" "a server destination is refused"
+
+# ------------------------------------------------------- into PostgreSQL
+
+if [ -z "${MLFLOW_TEST_PG_URI_FILE:-}" ]; then
+    echo "skip - PostgreSQL part: MLFLOW_TEST_PG_URI_FILE is not set (ctest sets it)"
+else
+    PSQL=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | head -1)
+    server=$(cat "$MLFLOW_TEST_PG_URI_FILE" 2>/dev/null)
+    schema="migrate_$$"
+    [ -n "$server" ] && [ -n "$PSQL" ] &&
+        "$PSQL" -qX "$server" -c "CREATE SCHEMA $schema; CREATE SCHEMA ${schema}_taken" >/dev/null
+    report $? "a fresh schema in the test PostgreSQL server"
+    trap '"$PSQL" -qX "$server" -c "DROP SCHEMA IF EXISTS $schema CASCADE;
+          DROP SCHEMA IF EXISTS ${schema}_taken CASCADE" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+    PG="$server?options=-csearch_path%3D$schema"
+
+    run migrate "$SRC" "$PG"
+    expect_out '^Copied 4 of 5 experiments and 10 of 10 runs' "file -> postgres copies everything"
+    expect_out '^4 experiments got new ids' "the summary counts the renumbered experiments"
+    new_id=$(sed -n 's/^  326085035685706854 -> \([0-9]*\)  fixture-exp$/\1/p' "$tmp/out")
+    [ -n "$new_id" ] && [ "$new_id" -lt 100 ]
+    report $? "the summary maps the 18-digit id to a small new one ($new_id)"
+    expect_err "^mlflow-c migrate: experiment 'fixture-exp': id 326085035685706854 -> $new_id " \
+        "stderr shows each mapping as it happens"
+    cp "$tmp/out" "$tmp/first"
+
+    run runs list --experiment-id "$new_id" --view all --tracking-uri "$PG" --json
+    [ "$status" = 0 ] && python3 -c '
+import json, os, sys
+got = sorted(r["info"]["run_id"] for r in json.load(open(sys.argv[1])))
+src = sorted(d for d in os.listdir(sys.argv[2]) if len(d) == 32)
+sys.exit(0 if got and got == src and all(
+    r["info"]["experiment_id"] == sys.argv[3] for r in json.load(open(sys.argv[1]))) else 1)
+' "$tmp/out" "$tmp/src/326085035685706854" "$new_id"
+    report $? "the runs keep their ids and move to the new experiment id"
+
+    run runs list --experiment-id 0 --tracking-uri "$PG" --json
+    [ "$status" = 0 ] && python3 -c '
+import json, sys
+sys.exit(0 if len(json.load(open(sys.argv[1]))) > 0 else 1)' "$tmp/out"
+    report $? "experiment 0 keeps its id"
+
+    run migrate "$SRC" "$PG"
+    expect_out '^Copied 0 of 5 experiments and 0 of 10 runs' "a rerun into postgres copies nothing"
+    diff <(sed 1d "$tmp/first") <(sed 1d "$tmp/out") >/dev/null
+    report $? "a rerun finds the same mapping"
+
+    run experiments create --experiment-name after-migrate --tracking-uri "$PG" --json
+    [ "$status" = 0 ] && python3 -c '
+import json, sys
+sys.exit(0 if int(json.load(open(sys.argv[1]))["experiment_id"]) == 5 else 1)' "$tmp/out"
+    report $? "experiments created afterwards take the next id"
+
+    TAKEN="$server?options=-csearch_path%3D${schema}_taken"
+    run experiments create --experiment-name fixture-exp --tracking-uri "$TAKEN"
+    run migrate "$SRC" "$TAKEN"
+    expect_fail 1 "RESOURCE_ALREADY_EXISTS: .*'fixture-exp' \(id 326085035685706854\)" \
+        "a name taken by another experiment is refused, not merged into"
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -218,7 +218,7 @@ static void test_file_to_sqlite(void **st)
 {
     struct state *s = *st;
     struct progress_log log = {0};
-    struct mlflow__migrate_opts o = {on_progress, &log, 1};
+    struct mlflow__migrate_opts o = {.progress = on_progress, .ctx = &log, .progress_every = 1};
     struct mlflow__migrate_stats stats;
     struct mlflow_error err = {0};
     assert_int_equal(mlflow__migrate(s->src, s->db, &o, &stats, &err), 0);
