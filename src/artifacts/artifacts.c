@@ -19,6 +19,7 @@ static const struct {
     {"file", &mlflow__local_artifact_repo},
     {"http", &mlflow__http_artifact_repo},
     {"https", &mlflow__http_artifact_repo},
+    {"s3", &mlflow__s3_artifact_repo},
 };
 
 int mlflow__artifact_repo(const char *root_uri, const struct mlflow__artifact_repo_ops **out,

@@ -2,7 +2,7 @@
  * artifacts.h - artifact repositories: where a run's files go, chosen by
  * the scheme of its artifact URI (file: and plain paths, and http(s) for an
  * MLflow server's artifacts service, which mlflow-artifacts: URIs resolve
- * to; s3 is a row to add to the table in artifacts.c).
+ * to, and s3 for S3 and S3-compatible object stores).
  *
  * Every `artifact_path` argument has passed mlflow__validate_artifact_path;
  * repositories check containment again where they touch the filesystem.
@@ -30,6 +30,9 @@ struct mlflow__artifact_repo_ops {
     /* Copies <root>/<path> (file or tree) into dst_dir; *out_local = local copy. */
     int (*download)(const char *root_uri, const char *path, const char *dst_dir,
                     char **out_local, struct mlflow_error *err);
+    /* Deletes <root>/<path>, a file or a whole tree (MLflow's
+     * delete_artifacts); NULL where the repository has none yet. */
+    int (*remove)(const char *root_uri, const char *path, struct mlflow_error *err);
 };
 
 /* The repository for an artifact root URI; NOT_IMPLEMENTED naming the scheme
@@ -46,6 +49,8 @@ MLFLOW_INTERNAL int mlflow__artifacts_log_path(const char *root_uri, const char 
 MLFLOW_INTERNAL extern const struct mlflow__artifact_repo_ops mlflow__local_artifact_repo;
 /* http(s) URLs of an MLflow artifacts service (http.c). */
 MLFLOW_INTERNAL extern const struct mlflow__artifact_repo_ops mlflow__http_artifact_repo;
+/* s3://bucket/prefix on S3 or an S3-compatible server (s3.c). */
+MLFLOW_INTERNAL extern const struct mlflow__artifact_repo_ops mlflow__s3_artifact_repo;
 
 /* The URI a repository works on for artifact_uri: an mlflow-artifacts: URI
  * becomes the http(s) URL of the tracking server's artifacts service (spec

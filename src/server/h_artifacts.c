@@ -1,14 +1,15 @@
 /*
  * h_artifacts.c - artifact handlers: the tracking service's artifacts/list,
  * the UI's /get-artifact and upload-artifact, and the mlflow-artifacts
- * proxy service (upload, download, list, delete; multipart answers
- * NOT_IMPLEMENTED, as MLflow does for a local destination).
+ * proxy service (upload, download, list, delete, to a local directory or
+ * S3; multipart answers NOT_IMPLEMENTED, as MLflow does for a local
+ * destination).
  *
  * Every path from a request goes through mlflow__afs_canon first, and only
- * its result reaches artifact_fs.c, which opens everything beneath a root
- * directory descriptor.
+ * its result reaches artifact_dest.c: artifact_fs.c, which opens everything
+ * beneath a root directory descriptor, or the S3 repository.
  */
-#include "server.h"
+#include "artifact_dest.h"
 
 #include <errno.h>
 #include <string.h>
@@ -45,26 +46,6 @@ static int tail_path(struct mlflow__req *r, const char **out, struct mlflow_erro
     return rc;
 }
 
-static const char *base_name(const char *p)
-{
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
-/* Streams rel beneath root_fd (consumed) as an attachment. */
-static int send_artifact(struct mlflow__req *r, int root_fd, const char *rel,
-                         struct mlflow__resp *out, struct mlflow_error *err)
-{
-    int rc = mlflow__afs_open_file(root_fd, rel, &out->fd, &out->fd_size, err);
-    close(root_fd);
-    if (rc)
-        return rc;
-    out->filename = mlflow__arena_strdup(mlflow__req_arena(r), base_name(rel));
-    out->content_type = mlflow__afs_mime_type(rel);
-    out->status = 200;
-    return MLFLOW_OK;
-}
-
 static int write_files(struct mlflow__jw *w, const struct mlflow_file_info *files, size_t n)
 {
     if (!n)
@@ -97,25 +78,25 @@ MLFLOW__HANDLER(mlflow__h_list_artifacts)
 {
     struct mlflow__arena *a = mlflow__req_arena(r);
     const char *run_id, *path = "", *uri = NULL, *rel = NULL;
-    int root_fd = -1;
+    struct mlflow__adest d = MLFLOW__ADEST_INIT;
     int rc = mlflow__req_run_id(r, &run_id, err);
     if (!rc)
         rc = canon_param(r, r->params, "path", true, &path, err);
     if (!rc)
         rc = run_artifact_uri(r, run_id, &uri, err);
     if (!rc) {
-        rc = mlflow__afs_run_root(r, uri, false, &root_fd, &rel, err);
+        rc = mlflow__adest_run(r, uri, false, &d, &rel, err);
         /* No artifact directory yet: nothing logged. */
         if (rc == MLFLOW_RESOURCE_DOES_NOT_EXIST)
             rc = MLFLOW_OK;
     }
     struct mlflow_file_info *files = NULL;
     size_t n = 0;
-    const char *full = !rc && root_fd >= 0 ? mlflow__afs_join(a, rel, path) : NULL;
-    if (!rc && root_fd >= 0)
-        rc = full ? mlflow__afs_list(root_fd, full, path, a, &files, &n, err) : mlflow__oom(err);
-    if (root_fd >= 0)
-        close(root_fd);
+    bool open = d.fd >= 0 || d.s3;
+    const char *full = !rc && open ? mlflow__afs_join(a, rel, path) : NULL;
+    if (!rc && open)
+        rc = full ? mlflow__adest_list(r, &d, full, path, &files, &n, err) : mlflow__oom(err);
+    mlflow__adest_close(&d);
     if (rc)
         return rc;
     struct mlflow__jw w;
@@ -128,22 +109,20 @@ MLFLOW__HANDLER(mlflow__h_list_artifacts)
 MLFLOW__HANDLER(mlflow__h_get_artifact)
 {
     const char *run_id, *path, *uri = NULL, *rel = NULL;
-    int root_fd = -1;
+    struct mlflow__adest d = MLFLOW__ADEST_INIT;
     int rc = mlflow__req_run_id(r, &run_id, err);
     if (!rc)
         rc = canon_param(r, r->params, "path", false, &path, err);
     if (!rc)
         rc = run_artifact_uri(r, run_id, &uri, err);
     if (!rc)
-        rc = mlflow__afs_run_root(r, uri, false, &root_fd, &rel, err);
+        rc = mlflow__adest_run(r, uri, false, &d, &rel, err);
     if (rc)
         return rc;
     const char *full = mlflow__afs_join(mlflow__req_arena(r), rel, path);
-    if (!full) {
-        close(root_fd);
-        return mlflow__oom(err);
-    }
-    return send_artifact(r, root_fd, full, out, err);
+    rc = full ? mlflow__adest_send(r, &d, full, out, err) : mlflow__oom(err);
+    mlflow__adest_close(&d);
+    return rc;
 }
 
 /* POST /ajax-api/2.0/mlflow/upload-artifact?run_uuid=&path=: the UI's
@@ -165,24 +144,15 @@ int mlflow__h_ui_upload_begin(struct mlflow__req *r, struct mlflow_error *err)
         rc = canon_param(r, r->query, "path", false, &path, err);
     if (!rc)
         rc = run_artifact_uri(r, run_id, &uri, err);
-    int root_fd = -1;
+    struct mlflow__adest d = MLFLOW__ADEST_INIT;
     if (!rc)
-        rc = mlflow__afs_run_root(r, uri, true, &root_fd, &rel, err);
+        rc = mlflow__adest_run(r, uri, true, &d, &rel, err);
     const char *full = rc ? NULL : mlflow__afs_join(mlflow__req_arena(r), rel, path);
     if (!rc)
-        rc = full ? mlflow__afs_upload_begin(root_fd, full, &r->upload, err) : mlflow__oom(err);
-    if (root_fd >= 0)
-        close(root_fd);
+        rc = full ? mlflow__adest_upload_begin(r, &d, full, err) : mlflow__oom(err);
+    mlflow__adest_close(&d);
     r->upload_open = rc == MLFLOW_OK;
     return rc;
-}
-
-static int commit_upload(struct mlflow__req *r, struct mlflow_error *err)
-{
-    if (!r->upload_open)
-        return mlflow__seterr(err, MLFLOW_INTERNAL_ERROR, "The upload was not started");
-    r->upload_open = false;
-    return mlflow__afs_upload_commit(&r->upload, err);
 }
 
 MLFLOW__HANDLER(mlflow__h_ui_upload)
@@ -193,55 +163,58 @@ MLFLOW__HANDLER(mlflow__h_ui_upload)
         r->upload_open = false;
         return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE, "Request must specify data.");
     }
-    int rc = commit_upload(r, err);
+    int rc = mlflow__adest_upload_commit(r, err);
     return rc ? rc : mlflow__resp_empty(out, err);
 }
 
 /* ---- the mlflow-artifacts proxy service ----------------------------------------------- */
 
-static int dest_root(struct mlflow__req *r, int *fd, struct mlflow_error *err)
-{
-    *fd = dup(r->srv->dest_fd);
-    return *fd < 0 ? mlflow__seterr_sys(err, errno, "Cannot open the artifacts destination")
-                   : MLFLOW_OK;
-}
-
 MLFLOW__HANDLER(mlflow__h_proxy_download)
 {
     const char *rel;
-    int fd;
+    struct mlflow__adest d = MLFLOW__ADEST_INIT;
     int rc = tail_path(r, &rel, err);
     if (!rc)
-        rc = dest_root(r, &fd, err);
-    return rc ? rc : send_artifact(r, fd, rel, out, err);
+        rc = mlflow__adest_proxy(r, &d, err);
+    if (!rc)
+        rc = mlflow__adest_send(r, &d, rel, out, err);
+    mlflow__adest_close(&d);
+    return rc;
 }
 
 int mlflow__h_proxy_upload_begin(struct mlflow__req *r, struct mlflow_error *err)
 {
     const char *rel;
+    struct mlflow__adest d = MLFLOW__ADEST_INIT;
     int rc = tail_path(r, &rel, err);
     if (!rc)
-        rc = mlflow__afs_upload_begin(r->srv->dest_fd, rel, &r->upload, err);
+        rc = mlflow__adest_proxy(r, &d, err);
+    if (!rc)
+        rc = mlflow__adest_upload_begin(r, &d, rel, err);
+    mlflow__adest_close(&d);
     r->upload_open = rc == MLFLOW_OK;
     return rc;
 }
 
 MLFLOW__HANDLER(mlflow__h_proxy_upload)
 {
-    int rc = commit_upload(r, err);
+    int rc = mlflow__adest_upload_commit(r, err);
     return rc ? rc : mlflow__resp_empty(out, err);
 }
 
 /* GET /mlflow-artifacts/artifacts?path=<dir>: one level, basenames only. */
 MLFLOW__HANDLER(mlflow__h_proxy_list)
 {
-    struct mlflow__arena *a = mlflow__req_arena(r);
     const char *rel = "";
     struct mlflow_file_info *files = NULL;
     size_t n = 0;
+    struct mlflow__adest d = MLFLOW__ADEST_INIT;
     int rc = canon_param(r, r->params, "path", true, &rel, err);
     if (!rc)
-        rc = mlflow__afs_list(r->srv->dest_fd, rel, NULL, a, &files, &n, err);
+        rc = mlflow__adest_proxy(r, &d, err);
+    if (!rc)
+        rc = mlflow__adest_list(r, &d, rel, NULL, &files, &n, err);
+    mlflow__adest_close(&d);
     if (rc)
         return rc;
     struct mlflow__jw w;
@@ -253,9 +226,13 @@ MLFLOW__HANDLER(mlflow__h_proxy_list)
 MLFLOW__HANDLER(mlflow__h_proxy_delete)
 {
     const char *rel;
+    struct mlflow__adest d = MLFLOW__ADEST_INIT;
     int rc = tail_path(r, &rel, err);
     if (!rc)
-        rc = mlflow__afs_delete(r->srv->dest_fd, rel, err);
+        rc = mlflow__adest_proxy(r, &d, err);
+    if (!rc)
+        rc = mlflow__adest_delete(r, &d, rel, err);
+    mlflow__adest_close(&d);
     return rc ? rc : mlflow__resp_empty(out, err);
 }
 

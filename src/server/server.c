@@ -4,7 +4,7 @@
  * default artifact root, the artifact destination opened once, the
  * listening socket made, and the HTTP layer started; and the reverse.
  */
-#include "server.h"
+#include "artifact_dest.h"
 
 #include "../store/store.h"
 
@@ -86,20 +86,21 @@ static int resolve_options(struct mlflow__server *s, const struct mlflow__server
     if (!s->static_prefix || !s->store_uri)
         return mlflow__oom(err);
 
-    /* Where proxied artifacts live. Only a local directory is supported. */
+    /* Where proxied artifacts live: a local directory, or an S3 prefix
+     * (artifact_dest.c, which also serves runs whose artifacts are on S3). */
+    int rc = mlflow__adest_init(s, err);
+    if (rc)
+        return rc;
     if (s->opts.serve_artifacts) {
         const char *dest = o->artifacts_destination && *o->artifacts_destination
                                ? o->artifacts_destination
                                : "mlartifacts";
         if (!is_local_uri(dest))
-            return mlflow__seterr(err, MLFLOW_NOT_IMPLEMENTED,
-                                  "--artifacts-destination '%s': only local directories are "
-                                  "supported by mlflow-c server",
-                                  dest);
-        s->dest_path = local_abs(dest);
-        if (!s->dest_path)
+            rc = mlflow__adest_set_remote(s, dest, err);
+        else if (!(s->dest_path = local_abs(dest)))
             return bad_opt(err, "--artifacts-destination: a file: URI with a host is not local");
-        int rc = mlflow__afs_open_root(s->dest_path, true, &s->dest_fd, err);
+        else
+            rc = mlflow__afs_open_root(s->dest_path, true, &s->dest_fd, err);
         if (rc)
             return rc;
     } else if (s->opts.artifacts_only) {
@@ -226,6 +227,8 @@ int mlflow__server_start(const struct mlflow__server_opts *opts, struct mlflow__
     atomic_init(&s->active, 0);
     int rc = resolve_options(s, opts, err);
     if (!rc)
+        rc = mlflow__ui_open(s, err);
+    if (!rc)
         rc = open_store(s, err);
     if (!rc)
         rc = open_listener(s, err);
@@ -258,6 +261,8 @@ void mlflow__server_stop(struct mlflow__server *s, unsigned grace_ms)
         close(s->listen_fd);
     if (s->dest_fd >= 0)
         close(s->dest_fd);
+    mlflow__adest_fini(s);
+    mlflow__free(s->ui_dir);
     mlflow_client_close(s->client);
     for (size_t i = 0; i < s->n_allowed_roots; i++)
         mlflow__free(s->allowed_roots[i]);

@@ -9,6 +9,12 @@
  *   h_*.c          handlers: JSON in, client API call, JSON out
  *   artifact_fs.c  the artifact path canonicalizer and every file operation
  *                  on artifacts, always beneath an open root directory
+ *   artifact_dest.c  where artifacts are: a local root (artifact_fs.c) or an
+ *                  S3 prefix (the s3 repository), behind one interface
+ *   ui.c           the web UI's static files: embedded in the program (the
+ *                  table comes from the caller, see mlflow__ui_files) or, for
+ *                  development, read from a directory
+ *   downsample.c   the chart's spike-keeping metric downsampling
  *
  * Handlers never touch a store: they go through the client API
  * (src/client.h), as any other program would.
@@ -31,11 +37,30 @@ extern "C" {
 
 /* ---- starting and stopping --------------------------------------------------- */
 
+/* One file of the web UI. tools/embed.c writes a table of these into a C
+ * file that only the mlflow-c program links, so libmlflow itself carries no
+ * UI: the program hands its table over in the options. */
+struct mlflow__ui_file {
+    const char *path;           /* relative, e.g. "index.html", "app-3N6QGPTL.js" */
+    const unsigned char *data;
+    size_t len;
+    const unsigned char *gz;    /* the same bytes gzip-compressed, or NULL */
+    size_t gz_len;
+    const char *etag;           /* quoted strong validator of data, e.g. "\"9f2c...\"" */
+    const char *etag_gz;        /* the same for gz */
+    bool immutable;             /* content-hashed name: cacheable for ever */
+};
+
+struct mlflow__ui_files {
+    const struct mlflow__ui_file *files;
+    size_t n;
+};
+
 struct mlflow__server_opts {
     const char *backend_store_uri;     /* NULL: ./mlruns */
     const char *default_artifact_root; /* NULL: spec section 10 (see below) */
     bool serve_artifacts;              /* MLflow's default is on */
-    const char *artifacts_destination; /* NULL: ./mlartifacts; local paths only */
+    const char *artifacts_destination; /* NULL: ./mlartifacts; a local path or s3://b/prefix */
     bool artifacts_only;
     const char *host;                  /* NULL: 127.0.0.1 */
     int port;                          /* 0: any free port (see mlflow__server_port) */
@@ -50,6 +75,11 @@ struct mlflow__server_opts {
     void (*log)(void *ud, const char *line);
     void *log_ud;
     bool access_log;
+    /* The web UI at / (and <static-prefix>/): these embedded files, or,
+     * when ui_dir is set, the files of that directory (development: the UI
+     * can be rebuilt without rebuilding C). Neither: every UI path is 404. */
+    const struct mlflow__ui_files *ui_files;
+    const char *ui_dir;
 };
 
 struct mlflow__server;
@@ -72,6 +102,7 @@ MLFLOW_INTERNAL void mlflow__server_stop(struct mlflow__server *s, unsigned grac
 
 struct MHD_Daemon;
 struct MHD_Connection;
+struct mlflow__adest_state;
 
 struct mlflow__server {
     struct mlflow__server_opts opts; /* as given; its strings are read only at start */
@@ -86,8 +117,10 @@ struct mlflow__server {
     bool loopback;             /* bound to a loopback address: Host must be local */
     int listen_fd;
     int port;
+    char *ui_dir;              /* absolute opts.ui_dir, or NULL */
     struct MHD_Daemon *daemon;
     atomic_int active;         /* requests between their first byte and their end */
+    struct mlflow__adest_state *adest; /* S3 destination and spool (artifact_dest.h) */
 };
 
 /* Upload in progress: a temporary file beside the destination, renamed
@@ -122,6 +155,7 @@ struct mlflow__req {
     bool body_too_large;
     bool upload_open;
     struct mlflow__afs_upload upload;
+    const char *upload_s3; /* object an upload spooled in r->upload goes to (artifact_dest.c) */
     int upload_err_code;   /* first failure while streaming the body */
     char *upload_err_msg;
     /* lifecycle */
@@ -144,6 +178,11 @@ struct mlflow__resp {
     int fd;                   /* >= 0: stream this file instead of body */
     uint64_t fd_size;
     const char *filename;     /* with fd: Content-Disposition attachment name */
+    bool body_static;         /* body outlives the server: not freed (embedded files) */
+    /* Further headers (static strings or in the request arena); a body with
+     * headers of its own (the UI's) gets no default ones besides nosniff. */
+    const char *headers[8][2];
+    size_t n_headers;
 };
 
 /* Handlers return 0 with *out filled, or an MLflow error code with err set;
@@ -161,6 +200,7 @@ enum {
     MLFLOW__R_BARE = 1 << 6,      /* also <path> without the prefix */
     MLFLOW__R_TAIL = 1 << 7,      /* <path> is a prefix; the rest is an artifact path */
     MLFLOW__R_UPLOAD = 1 << 8,    /* raw body streamed to a file (begin/fn) */
+    MLFLOW__R_UI = 1 << 9,        /* the UI's files: whatever GET path no other route takes */
 };
 
 struct mlflow__route {
@@ -244,6 +284,8 @@ MLFLOW__HANDLER(mlflow__h_log_inputs);
 MLFLOW__HANDLER(mlflow__h_get_history);
 MLFLOW__HANDLER(mlflow__h_get_history_bulk);
 MLFLOW__HANDLER(mlflow__h_get_history_bulk_interval);
+MLFLOW__HANDLER(mlflow__h_get_history_downsampled);
+MLFLOW__HANDLER(mlflow__h_ui);
 MLFLOW__HANDLER(mlflow__h_list_artifacts);
 MLFLOW__HANDLER(mlflow__h_get_artifact);
 MLFLOW__HANDLER(mlflow__h_proxy_download);
@@ -254,6 +296,45 @@ MLFLOW__HANDLER(mlflow__h_mpu);
 MLFLOW__HANDLER(mlflow__h_ui_upload);
 MLFLOW_INTERNAL int mlflow__h_proxy_upload_begin(struct mlflow__req *r, struct mlflow_error *err);
 MLFLOW_INTERNAL int mlflow__h_ui_upload_begin(struct mlflow__req *r, struct mlflow_error *err);
+
+/* ---- the web UI (ui.c) ---- */
+
+/* Checks opts.ui_dir (when set) and keeps its absolute path in s->ui_dir. */
+MLFLOW_INTERNAL int mlflow__ui_open(struct mlflow__server *s, struct mlflow_error *err);
+/* Content-Type for a UI file name (by its extension; the embedded table
+ * holds no types, so there is one list). */
+MLFLOW_INTERNAL const char *mlflow__ui_content_type(const char *name);
+
+/* ---- metric downsampling (downsample.c) ---- */
+
+enum mlflow__ds_axis { MLFLOW__DS_STEP, MLFLOW__DS_TIMESTAMP };
+
+struct mlflow__ds_opts {
+    enum mlflow__ds_axis axis;
+    bool has_min, has_max;      /* the x range, inclusive at both ends */
+    double min_x, max_x;
+    size_t max_points;          /* at least 2 */
+};
+
+struct mlflow__ds_result {
+    size_t *idx;                /* indices into the input, sorted by x (mlflow__malloc'ed) */
+    size_t n;
+    size_t total;               /* points inside the x range */
+    bool downsampled;           /* false: idx holds every point in range */
+};
+
+/*
+ * Picks at most max_points real points of a metric history for a chart of
+ * the x range, in x order (ties: the other axis, then input order). When the
+ * range holds more than max_points, it keeps the first and the last point
+ * and, in each of (max_points - 2) / 2 equal x buckets, the points of the
+ * least and the greatest finite value, so no spike is ever lost. A bucket
+ * holding only NaN or infinite values keeps one of them, so the chart shows
+ * the gap. Otherwise every point in range is kept.
+ */
+MLFLOW_INTERNAL int mlflow__downsample(const struct mlflow_metric *m, size_t n,
+                                       const struct mlflow__ds_opts *o,
+                                       struct mlflow__ds_result *out, struct mlflow_error *err);
 
 /* ---- artifact files (artifact_fs.c) ------------------------------------------------
  * R1: one canonicalizer. R2: every operation opens beneath a root directory
