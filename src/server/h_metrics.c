@@ -1,10 +1,12 @@
 /*
  * h_metrics.c - metric history handlers: get-history, and the UI's
  * get-history-bulk and get-history-bulk-interval (sampled steps that always
- * keep each run's first and last step).
+ * keep each run's first and last step), and mlflow-c's get-history-downsampled
+ * for the web UI's charts (downsample.c picks the points).
  */
 #include "server.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -332,5 +334,92 @@ MLFLOW__HANDLER(mlflow__h_get_history_bulk_interval)
         mlflow__jw_release(&w);
         return rc;
     }
+    return mlflow__resp_json(out, &w, err);
+}
+
+/* ---- get-history-downsampled (mlflow-c's own, for the web UI's charts) ------------- */
+
+#define DS_DEFAULT_POINTS 2000
+#define DS_MAX_POINTS 100000
+
+static int bad_value(struct mlflow_error *err, const char *field, const char *why)
+{
+    return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                          "Invalid value for parameter '%s' supplied: %s", field, why);
+}
+
+/* An optional finite bound of the x range. */
+static int read_bound(json_object *params, const char *field, bool *has, double *v,
+                      struct mlflow_error *err)
+{
+    int rc = mlflow__json_get_double(params, field, 0, v, has, err);
+    if (!rc && *has && !isfinite(*v))
+        rc = bad_value(err, field, "it must be a finite number");
+    return rc;
+}
+
+/*
+ * GET metrics/get-history-downsampled?run_id=&metric_key=&max_points=
+ *     &x_axis=step|timestamp[&min_x=&max_x=]
+ * -> {"metrics": [...], "total_points": T, "downsampled": bool}, compact,
+ * every member always present. The points are real ones in x order; see
+ * mlflow__downsample for which.
+ */
+MLFLOW__HANDLER(mlflow__h_get_history_downsampled)
+{
+    const char *run_id, *key = NULL, *axis = "step";
+    int64_t max_points = DS_DEFAULT_POINTS;
+    struct mlflow__ds_opts o = {.axis = MLFLOW__DS_STEP};
+    int rc = mlflow__req_run_id(r, &run_id, err);
+    if (!rc)
+        rc = mlflow__json_get_string(r->params, "metric_key", REQ, &key, NULL, err);
+    if (!rc)
+        rc = mlflow__json_get_int64(r->params, "max_points", 0, &max_points, NULL, err);
+    if (!rc && (max_points < 2 || max_points > DS_MAX_POINTS))
+        rc = mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                            "Invalid value %lld for parameter 'max_points' supplied: it must be "
+                            "between 2 and %d",
+                            (long long)max_points, DS_MAX_POINTS);
+    if (!rc)
+        rc = mlflow__json_get_string(r->params, "x_axis", 0, &axis, NULL, err);
+    if (!rc && strcmp(axis, "timestamp") == 0)
+        o.axis = MLFLOW__DS_TIMESTAMP;
+    else if (!rc && strcmp(axis, "step") != 0)
+        rc = bad_value(err, "x_axis", "it must be 'step' or 'timestamp'");
+    if (!rc)
+        rc = read_bound(r->params, "min_x", &o.has_min, &o.min_x, err);
+    if (!rc)
+        rc = read_bound(r->params, "max_x", &o.has_max, &o.max_x, err);
+    if (!rc && o.has_min && o.has_max && o.min_x > o.max_x)
+        rc = bad_value(err, "min_x", "it must not be greater than max_x");
+    if (rc)
+        return rc;
+    o.max_points = (size_t)max_points;
+
+    struct mlflow_metric_list *list = NULL;
+    rc = mlflow__api_err(mlflow_client_get_metric_history(r->srv->client, run_id, key, &list),
+                         err);
+    if (rc)
+        return rc;
+    struct mlflow__ds_result ds;
+    rc = mlflow__downsample(list->metrics, list->count, &o, &ds, err);
+    if (rc) {
+        mlflow_metric_list_free(list);
+        return rc;
+    }
+    struct mlflow__jw w;
+    mlflow__jw_init(&w, MLFLOW__JW_COMPACT);
+    mlflow__jw_begin_object(&w);
+    mlflow__jw_key(&w, "metrics");
+    mlflow__jw_begin_array(&w);
+    for (size_t i = 0; i < ds.n; i++)
+        mlflow__json_write_metric(&w, &list->metrics[ds.idx[i]], NULL);
+    mlflow__jw_end_array(&w);
+    mlflow__jw_kv_int64(&w, "total_points", (int64_t)ds.total);
+    mlflow__jw_key(&w, "downsampled");
+    mlflow__jw_bool(&w, ds.downsampled);
+    mlflow__jw_end_object(&w);
+    mlflow__free(ds.idx);
+    mlflow_metric_list_free(list);
     return mlflow__resp_json(out, &w, err);
 }

@@ -153,19 +153,25 @@ static void free_body(void *p)
     mlflow__free(p);
 }
 
-/* Queues a response; body (mlflow__malloc'ed or NULL) is taken over. */
-static enum MHD_Result send_body(struct mlflow__req *r, int status, char *body, size_t len,
-                                 const char *content_type)
+/* Queues a response; body (mlflow__malloc'ed or NULL) is taken over unless
+ * body_static. headers: n extra name/value pairs. */
+static enum MHD_Result send_body_ex(struct mlflow__req *r, int status, char *body, size_t len,
+                                    bool body_static, const char *content_type,
+                                    const char *const (*headers)[2], size_t n)
 {
     struct MHD_Response *resp =
-        body ? MHD_create_response_from_buffer_with_free_callback(len, body, free_body)
-             : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        !body ? MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)
+        : body_static ? MHD_create_response_from_buffer(len, body, MHD_RESPMEM_PERSISTENT)
+                      : MHD_create_response_from_buffer_with_free_callback(len, body, free_body);
     if (!resp) {
-        mlflow__free(body);
+        if (!body_static)
+            mlflow__free(body);
         return MHD_NO;
     }
     if (content_type)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    for (size_t i = 0; i < n; i++)
+        MHD_add_response_header(resp, headers[i][0], headers[i][1]);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     enum MHD_Result ok = MHD_queue_response(r->conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
@@ -173,6 +179,12 @@ static enum MHD_Result send_body(struct mlflow__req *r, int status, char *body, 
     r->status = status;
     r->resp_bytes = body ? len : 0;
     return ok;
+}
+
+static enum MHD_Result send_body(struct mlflow__req *r, int status, char *body, size_t len,
+                                 const char *content_type)
+{
+    return send_body_ex(r, status, body, len, false, content_type, NULL, 0);
 }
 
 /* {"error_code": ..., "message": ...} in MLflow's json.dumps layout. */
@@ -580,8 +592,14 @@ static enum MHD_Result finish_request(struct mlflow__req *r)
     }
     if (out.fd >= 0)
         return send_file(r, &out);
-    return send_body(r, out.status ? out.status : MHD_HTTP_OK, out.body, out.len,
-                     out.content_type ? out.content_type : "application/json");
+    /* JSON unless the handler says otherwise (a content type, or headers of
+     * its own); an empty body has no type. */
+    const char *type = out.content_type ? out.content_type
+                       : out.body && !out.n_headers ? "application/json"
+                                                    : NULL;
+    return send_body_ex(r, out.status ? out.status : MHD_HTTP_OK, out.body, out.len,
+                        out.body_static, type, (const char *const (*)[2])out.headers,
+                        out.n_headers);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,

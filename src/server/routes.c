@@ -7,6 +7,10 @@
  * disables it. Nothing about a route is decided anywhere else, so a new
  * endpoint is one row plus a handler, and the browser defences and limits
  * in http.c apply to it without further work.
+ *
+ * Two rules on top of the table: HEAD is answered wherever GET is (as
+ * Flask does for MLflow), and a GET under the static prefix that no row
+ * takes goes to the web UI's row, which serves its files by exact name.
  */
 #include "server.h"
 
@@ -49,6 +53,9 @@ static const struct mlflow__route routes[] = {
      mlflow__h_get_history_bulk_interval, 0},
     {"GET", "/mlflow/metrics/get-history-bulk", MLFLOW__R_AJAX | MLFLOW__R_TRACKING, NULL,
      mlflow__h_get_history_bulk, 0},
+    /* mlflow-c's own: the chart's spike-keeping downsampling (downsample.c) */
+    {"GET", "/mlflow/metrics/get-history-downsampled", API, NULL,
+     mlflow__h_get_history_downsampled, 0},
     /* artifacts through the tracking service */
     {"GET", "/mlflow/artifacts/list", API, NULL, mlflow__h_list_artifacts, 0},
     {"GET", "/get-artifact", MLFLOW__R_ROOT | MLFLOW__R_TRACKING, NULL, mlflow__h_get_artifact,
@@ -72,7 +79,11 @@ static const struct mlflow__route routes[] = {
     /* health and version answer with and without the static prefix */
     {"GET", "/health", MLFLOW__R_ROOT | MLFLOW__R_BARE, NULL, mlflow__h_health, 0},
     {"GET", "/version", MLFLOW__R_ROOT | MLFLOW__R_BARE, NULL, mlflow__h_version, 0},
+    /* the web UI: not matched by path, see mlflow__route_find (must stay last) */
+    {"GET", "/", MLFLOW__R_ROOT | MLFLOW__R_UI, NULL, mlflow__h_ui, 0},
 };
+
+static const struct mlflow__route *const ui_route = &routes[MLFLOW_ARRAY_LEN(routes) - 1];
 
 /* Where a decoded request path points: which family of routes, and the
  * path inside it. */
@@ -105,7 +116,7 @@ static enum mlflow__route_match match(enum family fam, const char *rest, const c
     bool path_seen = false;
     for (size_t i = 0; i < MLFLOW_ARRAY_LEN(routes); i++) {
         const struct mlflow__route *rt = &routes[i];
-        if (!family_ok(rt->flags, fam))
+        if (!family_ok(rt->flags, fam) || (rt->flags & MLFLOW__R_UI))
             continue;
         const char *t = NULL;
         if (rt->flags & MLFLOW__R_TAIL) {
@@ -130,6 +141,8 @@ enum mlflow__route_match mlflow__route_find(const struct mlflow__server *s, cons
 {
     *out = NULL;
     *tail = NULL;
+    if (strcmp(method, "HEAD") == 0)
+        method = "GET";
     const char *rest;
     /* /api/2.0 never carries the static prefix (spec 2.1). */
     if (has_prefix(path, "/api/2.0/", &rest))
@@ -148,6 +161,11 @@ enum mlflow__route_match mlflow__route_find(const struct mlflow__server *s, cons
         m = match(FAM_ROOT, inner, method, out, tail);
         if (m == MLFLOW__ROUTE_FOUND)
             return m;
+        if (m == MLFLOW__ROUTE_NOT_FOUND && strcmp(method, "GET") == 0) {
+            *out = ui_route;
+            *tail = inner;
+            return MLFLOW__ROUTE_FOUND;
+        }
     }
     if (*s->static_prefix) {
         enum mlflow__route_match b = match(FAM_BARE, path, method, out, tail);
