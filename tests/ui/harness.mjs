@@ -37,17 +37,19 @@ after(async () => {
  *   store: 'sqlite' (default) or 'file'
  *   seed: 'standard' (tests/ui/seed.c), 'none', or ['scale', nRuns, nPoints]
  *   copyFileStore: path of an mlruns directory to serve (a copy), e.g. MLflow's fixture
+ *   prepare(dir, storePath): called after the copy, before the server starts
  *   staticPrefix: e.g. '/mlflow'
  * Returns {url, apiUrl, storeUri, dir, seedOutput, stop()}. url ends with '/'.
  */
 export async function startServer({ store = 'sqlite', seed = 'standard', copyFileStore,
-                                    staticPrefix, env = {} } = {}) {
+                                    prepare, staticPrefix, env = {} } = {}) {
     const bin = need('MLFLOW_C');
     const dir = mkdtempSync(join(tmpdir(), 'ui-server-'));
     let storeUri;
     if (copyFileStore) {
         cpSync(copyFileStore, join(dir, 'mlruns'), { recursive: true });
         storeUri = join(dir, 'mlruns');
+        if (prepare) await prepare(dir, storeUri);
     } else {
         storeUri = store === 'file' ? join(dir, 'mlruns') : `sqlite:///${join(dir, 'mlflow.db')}`;
     }
