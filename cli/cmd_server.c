@@ -79,7 +79,8 @@ static int run_server(struct cli_ctx *ctx, int argc, char **argv, const char *su
     bool serve = false, no_serve = false, artifacts_only = false;
     const struct cli_opt opts[] = {
         {"backend-store-uri", 0, CLI_OPT_STRING, &backend, "URI", false,
-         "Where runs are stored: a path, file:, or sqlite:/// URI (default: ./mlruns)."},
+         "Where runs are stored: a path, file:, sqlite:/// or postgresql:// URI "
+         "(default: ./mlruns)."},
         {"default-artifact-root", 0, CLI_OPT_STRING, &root, "URI", false,
          "Artifact root for new experiments (default: mlflow-artifacts:/ when serving "
          "artifacts, else the backend store's directory)."},
@@ -87,8 +88,9 @@ static int run_server(struct cli_ctx *ctx, int argc, char **argv, const char *su
          "Proxy artifact uploads, downloads and listings (the default)."},
         {"no-serve-artifacts", 0, CLI_OPT_FLAG, &no_serve, NULL, false,
          "Do not serve artifacts; clients write to the artifact root themselves."},
-        {"artifacts-destination", 0, CLI_OPT_STRING, &dest, "DIR", false,
-         "Local directory behind mlflow-artifacts: URIs (default: ./mlartifacts)."},
+        {"artifacts-destination", 0, CLI_OPT_STRING, &dest, "URI", false,
+         "Where mlflow-artifacts: URIs are stored: a local directory or "
+         "s3://bucket/prefix (default: ./mlartifacts)."},
         {"artifacts-only", 0, CLI_OPT_FLAG, &artifacts_only, NULL, false,
          "Serve only the artifact proxy; tracking endpoints answer 503."},
         {"host", 0, CLI_OPT_STRING, &host, "HOST", false,
@@ -104,7 +106,7 @@ static int run_server(struct cli_ctx *ctx, int argc, char **argv, const char *su
     const struct cli_spec spec = {
         .summary = summary,
         .usage_args = "[--backend-store-uri URI] [--default-artifact-root URI] "
-                      "[--serve-artifacts | --no-serve-artifacts] [--artifacts-destination DIR] "
+                      "[--serve-artifacts | --no-serve-artifacts] [--artifacts-destination URI] "
                       "[--artifacts-only] [--host HOST] [--port PORT] [--workers N] "
                       "[--static-prefix PREFIX] [--access-log FILE]",
         .details = "A drop-in replacement for `mlflow server`: MLflow's REST API at /api/2.0 and "
