@@ -82,7 +82,7 @@ int mlflow__artifacts_log_path(const char *root_uri, const char *local_path,
                                const char *artifact_path, bool contents_only,
                                struct mlflow_error *err)
 {
-    const struct mlflow__artifact_repo_ops *repo;
+    const struct mlflow__artifact_repo_ops *repo = NULL;
     int rc = mlflow__artifact_repo(root_uri, &repo, err);
     if (rc)
         return rc;

@@ -302,7 +302,7 @@ static int for_each_experiment(struct file_store *fs, bool deleted, exp_visit_fn
     int rc = list_subdirs(parent, deleted ? NULL : ROOT_RESERVED, true, &names, &n, err);
     for (size_t i = 0; !rc && i < n; i++) {
         char dir[FS_PATH_MAX];
-        struct mlflow_experiment *e;
+        struct mlflow_experiment *e = NULL;
         struct mlflow_error ignored;
         int r = mlflow__fs_path(dir, &ignored, "%s/%s", parent, names[i]);
         if (!r)
@@ -403,7 +403,7 @@ struct run_change {
 static int change_run(const char *run_dir, const char *exp_id, const struct run_change *ch,
                       struct mlflow_error *err)
 {
-    int lock;
+    int lock = -1;
     int rc = lock_dir(run_dir, O_NOFOLLOW, LOCK_EX, &lock, err);
     if (rc)
         return rc;
@@ -470,7 +470,7 @@ static int fs_create_experiment(struct mlflow__store *s, const char *name,
     const char *bad;
     if (!tags_safe(tags, n_tags, &bad))
         return bad_key("tag", bad, err);
-    int lock;
+    int lock = -1;
     int rc = lock_dir(fs->root, 0, LOCK_EX, &lock, err);
     if (rc)
         return rc;
@@ -645,7 +645,7 @@ static int fs_delete_experiment(struct mlflow__store *s, const char *id, struct 
                               "Cannot delete the default experiment '0'. This is an internally "
                               "reserved experiment.");
     char dir[FS_PATH_MAX], dest[FS_PATH_MAX];
-    int lock;
+    int lock = -1;
     int rc = lock_dir(fs->root, 0, LOCK_EX, &lock, err);
     if (rc)
         return rc;
@@ -686,7 +686,7 @@ static int fs_restore_experiment(struct mlflow__store *s, const char *id,
 {
     struct file_store *fs = FS(s);
     char src[FS_PATH_MAX], dir[FS_PATH_MAX];
-    int lock;
+    int lock = -1;
     int rc = lock_dir(fs->root, 0, LOCK_EX, &lock, err);
     if (rc)
         return rc;
@@ -727,7 +727,7 @@ static int fs_rename_experiment(struct mlflow__store *s, const char *id, const c
 {
     struct file_store *fs = FS(s);
     char dir[FS_PATH_MAX];
-    int lock;
+    int lock = -1;
     int rc = lock_dir(fs->root, 0, LOCK_EX, &lock, err);
     if (rc)
         return rc;
@@ -860,7 +860,7 @@ static int fs_create_run(struct mlflow__store *s, const char *experiment_id, con
                 run_name = tags[i].value;
     }
     /* Shared root lock: an experiment cannot move to .trash meanwhile. */
-    int lock;
+    int lock = -1;
     int rc = lock_dir(fs->root, 0, LOCK_SH, &lock, err);
     if (rc)
         return rc;
@@ -1278,7 +1278,7 @@ static int fs_import_experiment(struct mlflow__store *s, const struct mlflow_exp
     if (!tags_safe(e->tags, e->n_tags, &bad))
         return bad_key("tag", bad, err);
     bool deleted = strcmp(e->lifecycle_stage, "deleted") == 0;
-    int lock;
+    int lock = -1;
     int rc = lock_dir(fs->root, 0, LOCK_EX, &lock, err);
     if (rc)
         return rc;
@@ -1389,7 +1389,7 @@ static int fs_import_run(struct mlflow__store *s, const struct mlflow_run *run,
     bool deleted = info.lifecycle_stage && strcmp(info.lifecycle_stage, "deleted") == 0;
     info.lifecycle_stage = deleted ? "deleted" : "active";
     /* Shared root lock: the experiment cannot move to or from .trash. */
-    int lock;
+    int lock = -1;
     int rc = lock_dir(fs->root, 0, LOCK_SH, &lock, err);
     if (rc)
         return rc;

@@ -539,8 +539,11 @@ static char *listing(const char *dir)
     closedir(d);
     qsort(names, n, sizeof names[0], cmp_name);
     out[0] = '\0';
-    for (size_t i = 0; i < n; i++)
-        snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? " " : "", names[i]);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(out);
+        int w = snprintf(out + len, sizeof out - len, "%s%s", i ? " " : "", names[i]);
+        assert_true(w >= 0 && (size_t)w < sizeof out - len);
+    }
     return out;
 }
 

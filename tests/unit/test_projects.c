@@ -71,7 +71,8 @@ static void write_file(const char *dir, const char *name, const char *text)
     char path[1024];
     FILE *fp;
 
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int len = snprintf(path, sizeof path, "%s/%s", dir, name);
+    assert_true(len > 0 && (size_t)len < sizeof path);
     fp = fopen(path, "w");
     assert_non_null(fp);
     fputs(text, fp);
