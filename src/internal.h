@@ -171,6 +171,13 @@ MLFLOW_INTERNAL int mlflow__validate_artifact_path(const char *path, struct mlfl
 /* Reads a boolean env var (true/false/1/0, case-insensitive). */
 MLFLOW_INTERNAL bool mlflow__env_bool(const char *name, bool dflt);
 
+/* ---- content types (mime.c) ---------------------------------------------- */
+
+/* Content-Type of an artifact by its name: as Python's mimetypes guesses it
+ * (serving = false, for uploads), or as MLflow's server sends it (serving =
+ * true: plain-text formats as text/plain). Unknown: application/octet-stream. */
+MLFLOW_INTERNAL const char *mlflow__mime_type(const char *name, bool serving);
+
 /* ---- paths and URIs (uri.c) ---------------------------------------------- */
 
 /* Joins a and b with exactly one '/'. Caller frees. */

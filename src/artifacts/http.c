@@ -169,28 +169,6 @@ static const char *base_name(const char *p)
     return s ? s + 1 : p;
 }
 
-/* A few common types, as MLflow guesses them from the name; the server
- * stores bytes and does not depend on it. */
-static const char *mime_type(const char *name)
-{
-    static const struct {
-        const char *ext, *type;
-    } types[] = {
-        {".txt", "text/plain"},        {".json", "application/json"},
-        {".csv", "text/csv"},          {".html", "text/html"},
-        {".png", "image/png"},         {".jpg", "image/jpeg"},
-        {".jpeg", "image/jpeg"},       {".svg", "image/svg+xml"},
-        {".yaml", "application/yaml"}, {".yml", "application/yaml"},
-    };
-    size_t n = strlen(name);
-    for (size_t i = 0; i < MLFLOW_ARRAY_LEN(types); i++) {
-        size_t e = strlen(types[i].ext);
-        if (n > e && strcasecmp(name + n - e, types[i].ext) == 0)
-            return types[i].type;
-    }
-    return "application/octet-stream";
-}
-
 static int check_http_root(const char *root_uri, struct mlflow_error *err)
 {
     char scheme[16];
@@ -248,7 +226,7 @@ static int put(const char *root_uri, const char *dir, const char *name, int fd, 
     struct mlflow__http_request req = MLFLOW__HTTP_REQUEST_INIT;
     req.method = "PUT";
     req.path = path.buf;
-    req.content_type = mime_type(name);
+    req.content_type = mlflow__mime_type(name, false);
     req.upload_fd = fd;
     req.body = data;
     req.body_len = n;

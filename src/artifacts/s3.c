@@ -581,28 +581,6 @@ static int s3_do(struct s3 *s, const char *op, const struct req *rq, struct resp
 
 /* ---- objects ---- */
 
-static const char *guess_type(const char *name)
-{
-    static const struct {
-        const char *ext, *type;
-    } types[] = {
-        {".txt", "text/plain"},        {".json", "application/json"},
-        {".csv", "text/csv"},          {".html", "text/html"},
-        {".png", "image/png"},         {".jpg", "image/jpeg"},
-        {".jpeg", "image/jpeg"},       {".svg", "image/svg+xml"},
-        {".yaml", "application/yaml"}, {".yml", "application/yaml"},
-        {".py", "text/x-python"},      {".pdf", "application/pdf"},
-        {".gif", "image/gif"},         {".zip", "application/zip"},
-    };
-    size_t n = strlen(name);
-    for (size_t i = 0; i < MLFLOW_ARRAY_LEN(types); i++) {
-        size_t e = strlen(types[i].ext);
-        if (n > e && strcasecmp(name + n - e, types[i].ext) == 0)
-            return types[i].type;
-    }
-    return NULL;
-}
-
 /* Query "name=<escaped value>" pairs, which callers add in sorted order. */
 static void query_add(struct mlflow__sb *q, const char *name, const char *value)
 {
@@ -770,7 +748,7 @@ int mlflow__s3_put_fd(const char *root_uri, const char *rel, int fd, const char 
         rc = mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
                             "Cannot upload to '%s': it names a bucket, not an object", root_uri);
     else
-        rc = put_fd(&s, key, fd, content_type ? content_type : guess_type(key), err);
+        rc = put_fd(&s, key, fd, content_type ? content_type : mlflow__mime_type(key, false), err);
     mlflow__free(key);
     s3_close(&s);
     return rc;
@@ -1048,7 +1026,7 @@ static int s3_log_file(const char *root_uri, const char *local_file, const char 
                                                        : mlflow__strdup(name)))
         rc = mlflow__oom(err);
     if (!rc)
-        rc = mlflow__s3_put_fd(root_uri, rel, fd, guess_type(name), err);
+        rc = mlflow__s3_put_fd(root_uri, rel, fd, mlflow__mime_type(name, false), err);
     mlflow__free(rel);
     close(fd);
     return rc;
@@ -1066,7 +1044,7 @@ static int s3_log_bytes(const char *root_uri, const char *artifact_file, const v
     if (rc)
         return rc;
     char *key = key_of(&s, artifact_file);
-    rc = key ? put_single(&s, key, -1, (int64_t)n, data, guess_type(name), err)
+    rc = key ? put_single(&s, key, -1, (int64_t)n, data, mlflow__mime_type(name, false), err)
              : mlflow__oom(err);
     mlflow__free(key);
     s3_close(&s);

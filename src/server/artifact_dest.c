@@ -305,7 +305,7 @@ int mlflow__adest_send(struct mlflow__req *r, const struct mlflow__adest *d, con
     if (rc)
         return rc;
     out->filename = mlflow__arena_strdup(mlflow__req_arena(r), base_name(rel));
-    out->content_type = mlflow__afs_mime_type(rel);
+    out->content_type = mlflow__mime_type(rel, true);
     out->status = 200;
     return MLFLOW_OK;
 }
@@ -353,7 +353,7 @@ int mlflow__adest_upload_commit(struct mlflow__req *r, struct mlflow_error *err)
     if (!rc && (fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
         rc = mlflow__seterr_sys(err, errno, "Cannot reopen the spooled upload");
     if (!rc)
-        rc = mlflow__s3_put_fd(r->upload_s3, "", fd, mlflow__afs_mime_type(r->upload_s3), err);
+        rc = mlflow__s3_put_fd(r->upload_s3, "", fd, mlflow__mime_type(r->upload_s3, false), err);
     if (fd >= 0)
         close(fd);
     if (dir >= 0)

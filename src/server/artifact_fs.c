@@ -564,38 +564,3 @@ int mlflow__afs_run_root(struct mlflow__req *r, const char *uri, bool create, in
     mlflow__free(local);
     return rc;
 }
-
-/* ---- content types ------------------------------------------------------------- */
-
-const char *mlflow__afs_mime_type(const char *name)
-{
-    /* MLflow serves these as text/plain, MLmodel and MLproject included. */
-    static const char *const text[] = {
-        "txt", "log", "err", "cfg", "conf", "cnf", "cf", "ini", "properties", "prop", "hocon",
-        "toml", "yaml", "yml", "xml", "json", "js", "py", "py3", "csv", "tsv", "md", "rst",
-        "MLmodel", "MLproject",
-    };
-    /* The rest of what Python's mimetypes would say for common artifacts. */
-    static const struct {
-        const char *ext, *type;
-    } types[] = {
-        {"html", "text/html"}, {"htm", "text/html"}, {"css", "text/css"},
-        {"png", "image/png"}, {"jpg", "image/jpeg"}, {"jpeg", "image/jpeg"},
-        {"gif", "image/gif"}, {"svg", "image/svg+xml"}, {"bmp", "image/bmp"},
-        {"webp", "image/webp"}, {"tif", "image/tiff"}, {"tiff", "image/tiff"},
-        {"pdf", "application/pdf"}, {"zip", "application/zip"}, {"tar", "application/x-tar"},
-        {"mp4", "video/mp4"}, {"wav", "audio/x-wav"}, {"mp3", "audio/mpeg"},
-    };
-    const char *slash = strrchr(name, '/');
-    const char *base = slash ? slash + 1 : name;
-    const char *dot = strrchr(base, '.');
-    const char *ext = dot && dot != base ? dot + 1 : base;
-    for (size_t i = 0; i < MLFLOW_ARRAY_LEN(text); i++)
-        if (strcmp(ext, text[i]) == 0)
-            return "text/plain";
-    if (dot && dot != base)
-        for (size_t i = 0; i < MLFLOW_ARRAY_LEN(types); i++)
-            if (strcasecmp(ext, types[i].ext) == 0)
-                return types[i].type;
-    return "application/octet-stream";
-}

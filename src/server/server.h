@@ -394,8 +394,6 @@ MLFLOW_INTERNAL int mlflow__afs_run_root(struct mlflow__req *r, const char *arti
 /* Joins two canonical relative paths (either may be "") in arena a. */
 MLFLOW_INTERNAL const char *mlflow__afs_join(struct mlflow__arena *a, const char *x,
                                              const char *y);
-/* Content-Type for a file name, as MLflow guesses it. */
-MLFLOW_INTERNAL const char *mlflow__afs_mime_type(const char *name);
 
 #ifdef __cplusplus
 }
