@@ -18,6 +18,7 @@ file(MAKE_DIRECTORY ${MLFLOW_UI_OUT})
 # text files are also embedded gzip-compressed.
 add_executable(mlflow_embed ${PROJECT_SOURCE_DIR}/tools/embed.c)
 target_compile_options(mlflow_embed PRIVATE ${MLFLOW_WARNINGS} ${MLFLOW_C_WARNINGS})
+target_include_directories(mlflow_embed PRIVATE ${PROJECT_SOURCE_DIR}/src)
 find_package(ZLIB QUIET)
 if(ZLIB_FOUND)
   target_compile_definitions(mlflow_embed PRIVATE MLFLOW_EMBED_ZLIB)

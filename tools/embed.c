@@ -14,6 +14,8 @@
  *
  * A host program, run by CMake; it prints its errors and exits 1.
  */
+#include "fnv1a.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -181,16 +183,6 @@ static int hashed_name(const char *path)
     return 1;
 }
 
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static void write_bytes(FILE *out, const char *name, const unsigned char *p, size_t n)
 {
     fprintf(out, "static const unsigned char %s[%zu] = {", name, n ? n : 1);
@@ -232,7 +224,7 @@ int main(int argc, char **argv)
     fprintf(out, "\nstatic const struct mlflow__ui_file files[] = {\n");
     for (size_t i = 0; i < n_files; i++) {
         struct file *f = &files[i];
-        unsigned long long h = (unsigned long long)fnv1a(f->data, f->len);
+        unsigned long long h = (unsigned long long)mlflow__fnv1a(f->data, f->len);
         char gz[32] = "NULL";
         if (f->gz)
             snprintf(gz, sizeof gz, "f%zu_gz", i);

@@ -19,6 +19,8 @@
  */
 #include "server.h"
 
+#include "fnv1a.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,17 +191,6 @@ static int serve_embedded(struct mlflow__req *r, const char *name, struct mlflow
     return MLFLOW_OK;
 }
 
-/* FNV-1a, 64 bits: a validator for a development file (not a defence). */
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 static int serve_dir(struct mlflow__req *r, const char *name, struct mlflow__resp *out,
                      struct mlflow_error *err)
 {
@@ -239,8 +230,8 @@ static int serve_dir(struct mlflow__req *r, const char *name, struct mlflow__res
         got += (size_t)k;
     }
     close(fd);
-    char *etag = mlflow__arena_printf(a, "\"%016llx-%zx\"",
-                                      (unsigned long long)fnv1a((unsigned char *)buf, got), got);
+    unsigned long long h = mlflow__fnv1a((unsigned char *)buf, got);
+    char *etag = mlflow__arena_printf(a, "\"%016llx-%zx\"", h, got);
     if (!etag) {
         mlflow__free(buf);
         return mlflow__oom(err);
