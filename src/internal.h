@@ -122,6 +122,17 @@ MLFLOW_INTERNAL size_t mlflow__utf8_len(const char *s);
 /* Byte length of the first max_chars code points of s. */
 MLFLOW_INTERNAL size_t mlflow__utf8_prefix(const char *s, size_t max_chars);
 
+/* A batch's entries (metrics, params or tags: each struct starts with its
+ * `const char *key`, stride bytes apart) ordered by key, ties kept in batch
+ * order, so a store can write or check one key at a time. Returns a
+ * malloc'ed array of n entries (valid for n == 0), NULL when out of memory. */
+struct mlflow__key_idx {
+    const char *key;
+    size_t i; /* position in the batch */
+};
+MLFLOW_INTERNAL struct mlflow__key_idx *mlflow__key_order(const void *items, size_t n,
+                                                          size_t stride);
+
 /* ---- time, ids, names ---------------------------------------------------- */
 
 MLFLOW_INTERNAL int64_t mlflow__now_ms(void);

@@ -260,3 +260,23 @@ bool mlflow__env_bool(const char *name, bool dflt)
         return false;
     return dflt;
 }
+
+static int key_idx_cmp(const void *a, const void *b)
+{
+    const struct mlflow__key_idx *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+struct mlflow__key_idx *mlflow__key_order(const void *items, size_t n, size_t stride)
+{
+    struct mlflow__key_idx *o = mlflow__malloc((n ? n : 1) * sizeof *o);
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        const char *const *key = (const void *)((const char *)items + i * stride);
+        o[i] = (struct mlflow__key_idx){*key, i};
+    }
+    qsort(o, n, sizeof *o, key_idx_cmp);
+    return o;
+}

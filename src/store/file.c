@@ -984,18 +984,6 @@ static int log_param(const char *run_dir, const char *run_id, const char *key, c
     return rc;
 }
 
-struct key_idx {
-    const char *key;
-    size_t i;
-};
-
-static int key_idx_cmp(const void *a, const void *b)
-{
-    const struct key_idx *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : (x->i > y->i) - (x->i < y->i);
-}
-
 /* Metric lines, one write() per key (several only past the buffer size,
  * always at line boundaries). */
 static int log_metrics(struct file_store *fs, const char *run_id, const struct mlflow_metric *m,
@@ -1006,12 +994,9 @@ static int log_metrics(struct file_store *fs, const char *run_id, const struct m
         size_t len = mlflow__fs_format_metric(line, m->timestamp, m->value, m->step);
         return mlflow__fcache_append(fs, run_id, m->key, line, len, err);
     }
-    struct key_idx *order = mlflow__malloc(n * sizeof *order);
+    struct mlflow__key_idx *order = mlflow__key_order(m, n, sizeof *m);
     if (!order)
         return mlflow__oom(err);
-    for (size_t i = 0; i < n; i++)
-        order[i] = (struct key_idx){m[i].key, i};
-    qsort(order, n, sizeof *order, key_idx_cmp);
     char buf[16384];
     size_t len = 0;
     int rc = MLFLOW_OK;
@@ -1336,12 +1321,9 @@ static int write_history(const char *run_dir, const struct mlflow_metric *h, siz
 {
     if (n == 0)
         return MLFLOW_OK;
-    struct key_idx *order = mlflow__malloc(n * sizeof *order);
+    struct mlflow__key_idx *order = mlflow__key_order(h, n, sizeof *h);
     if (!order)
         return mlflow__oom(err);
-    for (size_t i = 0; i < n; i++)
-        order[i] = (struct key_idx){h[i].key, i};
-    qsort(order, n, sizeof *order, key_idx_cmp);
     struct mlflow__sb sb = MLFLOW__SB_INIT;
     int rc = MLFLOW_OK;
     for (size_t i = 0; !rc && i < n; i++) {

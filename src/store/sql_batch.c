@@ -142,19 +142,6 @@ static void fill_metric(const void *ctx, size_t i, struct mlflow__sql_value *v)
     v[5] = MLFLOW__SQL_TEXTV(x->run_id);
 }
 
-struct key_idx {
-    const char *key;
-    size_t i;
-};
-
-/* By key, then by position in the batch. */
-static int key_idx_cmp(const void *a, const void *b)
-{
-    const struct key_idx *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : (x->i > y->i) - (x->i < y->i);
-}
-
 /* MLflow's "more recent" on stored values: (step, timestamp, value) > . */
 static bool newer(const struct mlflow_metric *a, const struct mlflow_metric *b)
 {
@@ -173,16 +160,13 @@ static bool newer(const struct mlflow_metric *a, const struct mlflow_metric *b)
 static int latest_points(const struct mlflow_metric *m, size_t n, size_t **out, size_t *n_out)
 {
     *out = mlflow__malloc((n ? n : 1) * sizeof **out);
-    struct key_idx *order = mlflow__malloc((n ? n : 1) * sizeof *order);
+    struct mlflow__key_idx *order = mlflow__key_order(m, n, sizeof *m);
     if (!*out || !order) {
         mlflow__free(*out);
         mlflow__free(order);
         *out = NULL;
         return -1;
     }
-    for (size_t i = 0; i < n; i++)
-        order[i] = (struct key_idx){m[i].key, i};
-    qsort(order, n, sizeof *order, key_idx_cmp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         size_t cur = order[i].i;
@@ -232,7 +216,7 @@ int mlflow__sql_write_metrics(struct mlflow__sql_store *st, struct mlflow__sql_c
 
 struct kv_rows {
     const struct mlflow_kv *kv;
-    const struct key_idx *order; /* row i is kv[order[i].i] */
+    const struct mlflow__key_idx *order; /* row i is kv[order[i].i] */
     const char *run_id;
 };
 
@@ -247,15 +231,12 @@ static void fill_kv(const void *ctx, size_t i, struct mlflow__sql_value *v)
 
 /* kv[0..n) by key; with last_wins, only the last of each key is kept,
  * else the first. *out is malloc'ed. */
-static struct key_idx *key_order(const struct mlflow_kv *kv, size_t n, bool last_wins,
+static struct mlflow__key_idx *key_order(const struct mlflow_kv *kv, size_t n, bool last_wins,
                                  size_t *n_out)
 {
-    struct key_idx *o = mlflow__malloc((n ? n : 1) * sizeof *o);
+    struct mlflow__key_idx *o = mlflow__key_order(kv, n, sizeof *kv);
     if (!o)
         return NULL;
-    for (size_t i = 0; i < n; i++)
-        o[i] = (struct key_idx){kv[i].key, i};
-    qsort(o, n, sizeof *o, key_idx_cmp);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         if (k && strcmp(o[k - 1].key, o[i].key) == 0) {
@@ -271,7 +252,7 @@ static struct key_idx *key_order(const struct mlflow_kv *kv, size_t n, bool last
 
 /* Binary search in order[0..n) (sorted by key): the first entry with key,
  * or n. */
-static size_t find_key(const struct key_idx *order, size_t n, const char *key)
+static size_t find_key(const struct mlflow__key_idx *order, size_t n, const char *key)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -287,7 +268,7 @@ static size_t find_key(const struct key_idx *order, size_t n, const char *key)
 /* The stored values of some params of one run. */
 struct stored_params {
     const struct mlflow__sql_driver *drv;
-    const struct key_idx *order; /* the batch's keys, sorted, unique */
+    const struct mlflow__key_idx *order; /* the batch's keys, sorted, unique */
     size_t n;
     char **values; /* per order[] entry: its stored value (malloc'ed) or NULL */
     bool oom;
@@ -341,7 +322,8 @@ static int read_stored_params(struct mlflow__sql_store *st, struct mlflow__sql_c
  * the batch, in batch order, whose stored value is another one. */
 static int check_params(struct mlflow__sql_store *st, struct mlflow__sql_conn *c,
                         const char *run_id, const struct mlflow_kv *params, size_t n,
-                        const struct key_idx *order, size_t n_order, struct mlflow_error *err)
+                        const struct mlflow__key_idx *order, size_t n_order,
+                        struct mlflow_error *err)
 {
     struct stored_params s = {st->drv, order, n_order, NULL, false};
     /* One more slot, NULL, for a key find_key does not find. */
@@ -372,7 +354,7 @@ int mlflow__sql_write_params(struct mlflow__sql_store *st, struct mlflow__sql_co
     if (n == 0)
         return MLFLOW_OK;
     size_t n_order;
-    struct key_idx *order = key_order(params, n, false, &n_order);
+    struct mlflow__key_idx *order = key_order(params, n, false, &n_order);
     if (!order)
         return mlflow__oom(err);
     struct kv_rows rows = {params, order, run_id};
@@ -395,7 +377,7 @@ int mlflow__sql_write_tags(struct mlflow__sql_store *st, struct mlflow__sql_conn
     if (n == 0)
         return MLFLOW_OK;
     size_t n_order;
-    struct key_idx *order = key_order(tags, n, true, &n_order);
+    struct mlflow__key_idx *order = key_order(tags, n, true, &n_order);
     if (!order)
         return mlflow__oom(err);
     struct kv_rows rows = {tags, order, run_id};
