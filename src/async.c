@@ -221,17 +221,8 @@ static int build_chain(const char *run_id, const struct mlflow_metric *m, size_t
     int rc = mlflow__validate_run_id(run_id, err);
     if (rc)
         return rc;
-    if ((nm && !m) || (np && !p) || (nt && !t))
-        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
-                              "log_batch: an array is NULL but its count is not zero");
-    for (size_t i = 0; i < np; i++)
-        for (size_t j = 0; j < i; j++)
-            if (p[i].key && p[j].key && strcmp(p[i].key, p[j].key) == 0)
-                return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
-                                      "Duplicate parameter keys have been submitted: ['%s']. "
-                                      "Please ensure the request contains only one param value "
-                                      "per param key.",
-                                      p[i].key);
+    if ((rc = mlflow__check_batch(m, nm, p, np, t, nt, err)))
+        return rc;
     for (int pass = 0; pass < 3; pass++) {
         const struct mlflow_kv *kv = pass == 0 ? p : t;
         size_t n = pass == 0 ? np : pass == 1 ? nm : nt;

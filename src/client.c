@@ -646,6 +646,36 @@ int mlflow__client_log_batch(struct mlflow_client *c, const char *run_id,
     return rc;
 }
 
+int mlflow__check_batch(const struct mlflow_metric *metrics, size_t n_metrics,
+                        const struct mlflow_kv *params, size_t n_params,
+                        const struct mlflow_kv *tags, size_t n_tags, struct mlflow_error *err)
+{
+    if ((n_metrics && !metrics) || (n_params && !params) || (n_tags && !tags))
+        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                              "log_batch: an array is NULL but its count is not zero");
+    if (n_params < 2)
+        return MLFLOW_OK;
+    for (size_t i = 0; i < n_params; i++)
+        if (!params[i].key) /* named by the per-entry validation that follows */
+            return MLFLOW_OK;
+    /* Sorted, so a batch of many params costs n log n; the key named is the
+     * one whose repeat comes first in the batch, as MLflow's check names it. */
+    struct mlflow__key_idx *o = mlflow__key_order(params, n_params, sizeof *params);
+    if (!o)
+        return mlflow__oom(err);
+    size_t dup = SIZE_MAX;
+    for (size_t k = 1; k < n_params; k++)
+        if (strcmp(o[k - 1].key, o[k].key) == 0 && o[k].i < dup)
+            dup = o[k].i;
+    mlflow__free(o);
+    if (dup == SIZE_MAX)
+        return MLFLOW_OK;
+    return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                          "Duplicate parameter keys have been submitted: ['%s']. Please ensure "
+                          "the request contains only one param value per param key.",
+                          params[dup].key);
+}
+
 /* MLflow's client splits big batches before sending them (its
  * TrackingServiceClient.log_batch): params, then metrics, then tags, each
  * in requests within the server's limits. */
@@ -660,19 +690,7 @@ int mlflow__client_log_batch_chunked(struct mlflow_client *c, const char *run_id
         n_metrics + n_params + n_tags <= MLFLOW_MAX_ENTITIES_PER_BATCH)
         return mlflow__client_log_batch(c, run_id, metrics, n_metrics, params, n_params, tags,
                                         n_tags, err);
-    if ((n_metrics && !metrics) || (n_params && !params) || (n_tags && !tags))
-        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
-                              "log_batch: an array is NULL but its count is not zero");
-    /* Duplicates across chunks would slip past the per-request check. */
-    for (size_t i = 0; i < n_params; i++)
-        for (size_t j = 0; j < i; j++)
-            if (params[i].key && params[j].key && strcmp(params[i].key, params[j].key) == 0)
-                return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
-                                      "Duplicate parameter keys have been submitted: ['%s']. "
-                                      "Please ensure the request contains only one param value "
-                                      "per param key.",
-                                      params[i].key);
-    int rc = MLFLOW_OK;
+    int rc = mlflow__check_batch(metrics, n_metrics, params, n_params, tags, n_tags, err);
     for (size_t i = 0; !rc && i < n_params; i += MLFLOW_MAX_PARAMS_TAGS_PER_BATCH) {
         size_t n = n_params - i < MLFLOW_MAX_PARAMS_TAGS_PER_BATCH
                        ? n_params - i : MLFLOW_MAX_PARAMS_TAGS_PER_BATCH;

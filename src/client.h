@@ -57,6 +57,13 @@ MLFLOW_INTERNAL int mlflow__client_log_batch(struct mlflow_client *c, const char
                                              const struct mlflow_kv *params, size_t n_params,
                                              const struct mlflow_kv *tags, size_t n_tags,
                                              struct mlflow_error *err);
+/* What a batch of any size must satisfy before any of it is split or queued:
+ * no NULL array with a non-zero count, and no param key twice (across
+ * chunks or queued calls the per-request check would not see it). */
+MLFLOW_INTERNAL int mlflow__check_batch(const struct mlflow_metric *metrics, size_t n_metrics,
+                                        const struct mlflow_kv *params, size_t n_params,
+                                        const struct mlflow_kv *tags, size_t n_tags,
+                                        struct mlflow_error *err);
 /* The same, splitting batches over MLflow's per-request limits into several
  * requests (what the public mlflow_client_log_batch and the fluent calls
  * do; a server answering one request must not). */

@@ -209,6 +209,7 @@ void conf_test_batch_limits(void **state)
     dup[149].value = "other";
     CONF_ERR(mlflow_client_log_batch(c->client, run, m2500, 10, dup, 150, NULL, 0),
              MLFLOW_INVALID_PARAMETER_VALUE);
+    assert_true(conf_error_mentions(dup[0].key));
     check_untouched(c, run);
 
     CONF_OK(mlflow_client_log_batch(c->client, run, m2500, 2500, p250, 250, t101, 101));
