@@ -205,9 +205,33 @@ struct mlflow_run_data {
     size_t n_tags;
 };
 
+/* A dataset as MLflow records it (mlflow.entities.Dataset): name, digest,
+ * source_type and source are required; schema and profile may be NULL. */
+struct mlflow_dataset {
+    const char *name;        /* at most 500 characters */
+    const char *digest;      /* at most 36 */
+    const char *source_type; /* e.g. "local", "http" */
+    const char *source;      /* JSON text, at most 65535 characters */
+    const char *schema;      /* JSON text or NULL, at most 65535 */
+    const char *profile;     /* JSON text or NULL, at most 16777215 */
+};
+
+/* A dataset used by a run, with tags on that use (keys at most 255
+ * characters, values at most 500); "mlflow.data.context" holds the context
+ * ("training", "testing", ...). */
+struct mlflow_dataset_input {
+    struct mlflow_dataset dataset;
+    const struct mlflow_kv *tags;
+    size_t n_tags;
+};
+
 struct mlflow_run {
     struct mlflow_run_info info;
     struct mlflow_run_data data;
+    /* RunInputs: the datasets logged with mlflow_client_log_inputs(), in
+     * the store's order. */
+    struct mlflow_dataset_input *inputs;
+    size_t n_inputs;
 };
 
 struct mlflow_experiment_list {
@@ -391,6 +415,14 @@ MLFLOW_API int mlflow_client_log_batch_async(struct mlflow_client *client, const
                                              size_t n_tags);
 /* Waits for the values this client queued before the call; see mlflow_flush(). */
 MLFLOW_API int mlflow_client_flush(struct mlflow_client *client);
+/* Records that the run used these datasets (MLflow's log_inputs). A
+ * dataset is stored once per experiment by (name, digest); logging the same
+ * dataset to the same run again keeps the first record and its tags. An
+ * input without name, digest, source_type or source, or with a field over
+ * its limit, is INVALID_PARAMETER_VALUE naming the field; nothing is
+ * written then. At most 1000 inputs per call. */
+MLFLOW_API int mlflow_client_log_inputs(struct mlflow_client *client, const char *run_id,
+                                        const struct mlflow_dataset_input *inputs, size_t n);
 /* Every logged point of one metric, in logging order. Free with
  * mlflow_metric_list_free(). */
 MLFLOW_API int mlflow_client_get_metric_history(struct mlflow_client *client,
@@ -563,6 +595,11 @@ MLFLOW_API int mlflow_log_params_async(const struct mlflow_kv *params, size_t n)
 MLFLOW_API int mlflow_set_tag_async(const char *key, const char *value);
 MLFLOW_API int mlflow_set_tags_async(const struct mlflow_kv *tags, size_t n);
 MLFLOW_API int mlflow_delete_tag(const char *key);
+/* log_inputs for one dataset into the active run, as Python's
+ * mlflow.log_input(dataset, context, tags): context (may be NULL) is added
+ * as the tag "mlflow.data.context" after the given tags. */
+MLFLOW_API int mlflow_log_input(const struct mlflow_dataset *dataset, const char *context,
+                                const struct mlflow_kv *tags, size_t n_tags);
 MLFLOW_API int mlflow_log_artifact(const char *local_path, const char *artifact_path);
 MLFLOW_API int mlflow_log_artifacts(const char *local_dir, const char *artifact_path);
 MLFLOW_API int mlflow_log_text(const char *text, const char *artifact_file);

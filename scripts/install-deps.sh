@@ -8,10 +8,11 @@ SUDO=
 # git and unzip fetch MLflow projects (mlflow-c run) from repositories and archives.
 pkgs=(build-essential cmake pkg-config git unzip
       libyaml-dev libjson-c-dev libdouble-conversion-dev libsqlite3-dev
-      libcurl4-openssl-dev libmicrohttpd-dev libpq-dev libexpat1-dev zlib1g-dev)
+      libcurl4-openssl-dev libmicrohttpd-dev libpq-dev libexpat1-dev nettle-dev zlib1g-dev)
 # Node.js and npm build the web UI (web/, embedded into mlflow-c at build
 # time; nothing needs them at run time) and run s3rver, the S3 server of the
 # S3 tests (tests/s3). libexpat1-dev reads S3's XML answers (s3 artifacts);
+# nettle-dev gives MD5 for the file store's dataset folder names;
 # zlib1g-dev lets the build embed gzip copies of its files. A node already
 # installed (e.g. one newer than Debian's) is kept.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs npm)

@@ -766,6 +766,27 @@ int mlflow_client_delete_tag(struct mlflow_client *c, const char *run_id, const 
     PUBLIC_CALL(mlflow__client_delete_tag(c, run_id, key, err));
 }
 
+int mlflow__client_log_inputs(struct mlflow_client *c, const char *run_id,
+                              const struct mlflow_dataset_input *inputs, size_t n,
+                              struct mlflow_error *err)
+{
+    NEED_CLIENT(c, err);
+    int rc = mlflow__validate_run_id(run_id, err);
+    if (!rc)
+        rc = mlflow__validate_dataset_inputs(inputs, n, err);
+    if (!rc && !c->store->ops->log_inputs)
+        rc = mlflow__seterr(err, MLFLOW_NOT_IMPLEMENTED,
+                            "The %s store cannot record dataset inputs",
+                            c->store->ops->name);
+    return rc ? rc : c->store->ops->log_inputs(c->store, run_id, inputs, n, err);
+}
+
+int mlflow_client_log_inputs(struct mlflow_client *c, const char *run_id,
+                             const struct mlflow_dataset_input *inputs, size_t n)
+{
+    PUBLIC_CALL(mlflow__client_log_inputs(c, run_id, inputs, n, err));
+}
+
 static int metric_history(struct mlflow_client *c, const char *run_id, const char *key,
                           struct mlflow_metric_list **out, struct mlflow_error *err)
 {

@@ -76,6 +76,9 @@ MLFLOW_INTERNAL int mlflow__client_log_batch_chunked(struct mlflow_client *c, co
 MLFLOW_INTERNAL int mlflow__client_log_metric(struct mlflow_client *c, const char *run_id,
                                               const char *key, double value, int64_t timestamp,
                                               int64_t step, struct mlflow_error *err);
+MLFLOW_INTERNAL int mlflow__client_log_inputs(struct mlflow_client *c, const char *run_id,
+                                              const struct mlflow_dataset_input *inputs,
+                                              size_t n, struct mlflow_error *err);
 MLFLOW_INTERNAL int mlflow__client_delete_tag(struct mlflow_client *c, const char *run_id,
                                               const char *key, struct mlflow_error *err);
 MLFLOW_INTERNAL int mlflow__client_log_artifact_path(struct mlflow_client *c,

@@ -83,6 +83,8 @@ int mlflow__run_copy(struct mlflow__arena *a, struct mlflow_run *dst, const stru
     if (kv_copy(a, &dst->data.params, src->data.params, src->data.n_params) ||
         kv_copy(a, &dst->data.tags, src->data.tags, src->data.n_tags))
         return -1;
+    if (mlflow__inputs_copy(a, &dst->inputs, src->inputs, src->n_inputs))
+        return -1;
     dst->data.metrics = NULL;
     if (src->data.n_metrics) {
         dst->data.metrics = mlflow__arena_alloc(a, src->data.n_metrics * sizeof *dst->data.metrics);
@@ -94,6 +96,35 @@ int mlflow__run_copy(struct mlflow__arena *a, struct mlflow_run *dst, const stru
                 return -1;
         }
     }
+    return 0;
+}
+
+int mlflow__inputs_copy(struct mlflow__arena *a, struct mlflow_dataset_input **dst,
+                        const struct mlflow_dataset_input *src, size_t n)
+{
+    *dst = NULL;
+    if (n == 0)
+        return 0;
+    struct mlflow_dataset_input *d = mlflow__arena_alloc(a, n * sizeof *d);
+    if (!d)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct mlflow_dataset *s = &src[i].dataset;
+        struct mlflow_dataset *t = &d[i].dataset;
+        const char *const from[] = {s->name, s->digest, s->source_type,
+                                    s->source, s->schema, s->profile};
+        const char **to[] = {&t->name, &t->digest, &t->source_type,
+                             &t->source, &t->schema, &t->profile};
+        for (size_t k = 0; k < MLFLOW_ARRAY_LEN(to); k++)
+            if (from[k] && !(*to[k] = mlflow__arena_strdup(a, from[k])))
+                return -1;
+        struct mlflow_kv *tags = NULL;
+        if (kv_copy(a, &tags, src[i].tags, src[i].n_tags))
+            return -1;
+        d[i].tags = tags;
+        d[i].n_tags = src[i].n_tags;
+    }
+    *dst = d;
     return 0;
 }
 

@@ -869,6 +869,42 @@ int mlflow_delete_tag(const char *key)
     return rc ? mlflow__publish(&err) : MLFLOW_OK;
 }
 
+/* As mlflow.log_input: the given tags, then the context tag. */
+int mlflow_log_input(const struct mlflow_dataset *dataset, const char *context,
+                     const struct mlflow_kv *tags, size_t n_tags)
+{
+    struct mlflow_error err = {0};
+    if (!dataset) {
+        mlflow__seterr(&err, MLFLOW_INVALID_PARAMETER_VALUE, "Dataset cannot be None");
+        return mlflow__publish(&err);
+    }
+    if (n_tags && !tags) {
+        mlflow__seterr(&err, MLFLOW_INVALID_PARAMETER_VALUE,
+                       "log_input: tags is NULL but n_tags is not zero");
+        return mlflow__publish(&err);
+    }
+    size_t n = n_tags + (context != NULL);
+    struct mlflow_kv *all = mlflow__malloc((n ? n : 1) * sizeof *all);
+    if (!all) {
+        mlflow__oom(&err);
+        return mlflow__publish(&err);
+    }
+    if (n_tags)
+        memcpy(all, tags, n_tags * sizeof *all);
+    if (context)
+        all[n_tags] = (struct mlflow_kv){"mlflow.data.context", context};
+    struct mlflow_dataset_input in = {*dataset, all, n};
+    char run_id[ID_SIZE];
+    struct mlflow_client *c;
+    int rc = begin_call(run_id, &c, NULL, &err);
+    if (!rc) {
+        rc = mlflow__client_log_inputs(c, run_id, &in, 1, &err);
+        end_call();
+    }
+    mlflow__free(all);
+    return rc ? mlflow__publish(&err) : MLFLOW_OK;
+}
+
 static int log_artifact(const char *local_path, const char *artifact_path, bool contents_only)
 {
     struct mlflow_error err = {0};

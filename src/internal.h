@@ -78,6 +78,9 @@ MLFLOW_INTERNAL char *mlflow__arena_printf(struct mlflow__arena *a, const char *
 /* Deep copies into arena `a` (all strings copied). Return 0 or -1 on OOM. */
 MLFLOW_INTERNAL int mlflow__run_copy(struct mlflow__arena *a, struct mlflow_run *dst,
                                      const struct mlflow_run *src);
+/* Copies n dataset inputs (datasets and tags) into arena a; *dst NULL when n is 0. */
+MLFLOW_INTERNAL int mlflow__inputs_copy(struct mlflow__arena *a, struct mlflow_dataset_input **dst,
+                                        const struct mlflow_dataset_input *src, size_t n);
 MLFLOW_INTERNAL int mlflow__experiment_copy(struct mlflow__arena *a, struct mlflow_experiment *dst,
                                             const struct mlflow_experiment *src);
 
@@ -176,6 +179,11 @@ MLFLOW_INTERNAL int mlflow__validate_metric(const struct mlflow_metric *m,
                                             struct mlflow_error *err);
 MLFLOW_INTERNAL int mlflow__validate_batch_sizes(size_t n_metrics, size_t n_params, size_t n_tags,
                                                  struct mlflow_error *err);
+#define MLFLOW_MAX_DATASETS_PER_BATCH 1000
+/* Dataset inputs as MLflow's _validate_dataset_inputs checks them; the
+ * message names the field ("Dataset name cannot be None"). */
+MLFLOW_INTERNAL int mlflow__validate_dataset_inputs(const struct mlflow_dataset_input *inputs,
+                                                    size_t n, struct mlflow_error *err);
 /* A relative artifact path that cannot leave its root: no "..", no absolute
  * path, no NUL/backslash, no empty segment. NULL and "" are accepted. */
 MLFLOW_INTERNAL int mlflow__validate_artifact_path(const char *path, struct mlflow_error *err);

@@ -431,6 +431,30 @@ void mlflow__json_write_run(struct mlflow__jw *w, const struct mlflow_run *run)
     mlflow__jw_end_object(w);
     mlflow__jw_key(w, "inputs");
     mlflow__jw_begin_object(w);
+    if (run->n_inputs) {
+        /* Proto field order: DatasetInput tags then dataset; empty fields
+         * left out, as MLflow's message_to_json does. */
+        mlflow__jw_key(w, "dataset_inputs");
+        mlflow__jw_begin_array(w);
+        for (size_t i = 0; i < run->n_inputs; i++) {
+            const struct mlflow_dataset_input *in = &run->inputs[i];
+            const struct mlflow_dataset *d = &in->dataset;
+            mlflow__jw_begin_object(w);
+            mlflow__json_write_kvs(w, "tags", in->tags, in->n_tags);
+            mlflow__jw_key(w, "dataset");
+            mlflow__jw_begin_object(w);
+            const char *const f[][2] = {{"name", d->name},     {"digest", d->digest},
+                                        {"source_type", d->source_type},
+                                        {"source", d->source}, {"schema", d->schema},
+                                        {"profile", d->profile}};
+            for (size_t k = 0; k < MLFLOW_ARRAY_LEN(f); k++)
+                if (f[k][1] && *f[k][1])
+                    mlflow__jw_kv_string(w, f[k][0], f[k][1]);
+            mlflow__jw_end_object(w);
+            mlflow__jw_end_object(w);
+        }
+        mlflow__jw_end_array(w);
+    }
     mlflow__jw_end_object(w);
     mlflow__jw_end_object(w);
 }
@@ -1012,6 +1036,44 @@ int mlflow__json_read_run_info(struct mlflow__arena *a, json_object *v,
     return rc;
 }
 
+/* RunInputs.dataset_inputs; a dataset's fields missing read as "" (proto3
+ * defaults), schema and profile as NULL. */
+static int read_dataset_inputs(struct mlflow__arena *a, json_object *list, struct mlflow_run *run,
+                               struct mlflow_error *err)
+{
+    size_t n = json_object_array_length(list);
+    if (n == 0)
+        return MLFLOW_OK;
+    struct mlflow_dataset_input *ins = mlflow__arena_alloc(a, n * sizeof *ins);
+    if (!ins)
+        return mlflow__oom(err);
+    int rc = MLFLOW_OK;
+    for (size_t i = 0; !rc && i < n; i++) {
+        json_object *v = json_object_array_get_idx(list, i);
+        if (!json_object_is_type(v, json_type_object))
+            return invalid(err, "dataset_inputs", v);
+        json_object *ds = mlflow__json_member(v, "dataset");
+        struct mlflow_dataset *d = &ins[i].dataset;
+        const char *const names[] = {"name",   "digest", "source_type",
+                                     "source", "schema", "profile"};
+        const char **to[] = {&d->name,   &d->digest, &d->source_type,
+                             &d->source, &d->schema, &d->profile};
+        for (size_t k = 0; !rc && k < MLFLOW_ARRAY_LEN(to); k++) {
+            if (ds)
+                rc = opt_str(a, ds, names[k], to[k], err);
+            if (!rc && !*to[k] && k < 4)
+                *to[k] = "";
+        }
+        struct mlflow_kv *tags = NULL;
+        if (!rc)
+            rc = mlflow__json_read_kvs(a, v, "tags", &tags, &ins[i].n_tags, err);
+        ins[i].tags = tags;
+    }
+    run->inputs = ins;
+    run->n_inputs = n;
+    return rc;
+}
+
 int mlflow__json_read_run(struct mlflow__arena *a, json_object *v, struct mlflow_run *run,
                           struct mlflow_error *err)
 {
@@ -1035,6 +1097,10 @@ int mlflow__json_read_run(struct mlflow__arena *a, json_object *v, struct mlflow
             rc = mlflow__json_read_kvs(a, data, "tags", &run->data.tags, &run->data.n_tags,
                                        err);
     }
+    json_object *inputs = mlflow__json_member(v, "inputs");
+    json_object *list = inputs ? mlflow__json_member(inputs, "dataset_inputs") : NULL;
+    if (!rc && list && json_object_is_type(list, json_type_array))
+        rc = read_dataset_inputs(a, list, run, err);
     return rc;
 }
 

@@ -291,3 +291,65 @@ int mlflow__validate_artifact_path(const char *path, struct mlflow_error *err)
         seg = end + 1;
     }
 }
+
+/* MLflow's _validate_dataset_inputs: required fields, then lengths in
+ * characters (the limits are its database columns'). */
+int mlflow__validate_dataset_inputs(const struct mlflow_dataset_input *inputs, size_t n,
+                                    struct mlflow_error *err)
+{
+    if (n > MLFLOW_MAX_DATASETS_PER_BATCH)
+        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                              "A batch logging request can contain at most %d datasets. Got %zu "
+                              "datasets.",
+                              MLFLOW_MAX_DATASETS_PER_BATCH, n);
+    if (n && !inputs)
+        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                              "log_inputs: inputs is NULL but its count is not zero");
+    for (size_t i = 0; i < n; i++) {
+        const struct mlflow_dataset *d = &inputs[i].dataset;
+        const struct {
+            const char *field, *value;
+            bool required;
+            size_t max;
+        } f[] = {
+            {"name", d->name, true, 500},
+            {"digest", d->digest, true, 36},
+            {"source_type", d->source_type, true, SIZE_MAX},
+            {"source", d->source, true, 65535},
+            {"schema", d->schema, false, 65535},
+            {"profile", d->profile, false, 16777215},
+        };
+        for (size_t k = 0; k < MLFLOW_ARRAY_LEN(f); k++) {
+            if (!f[k].value) {
+                if (f[k].required)
+                    return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                          "Dataset %s cannot be None", f[k].field);
+                continue;
+            }
+            if (f[k].max != SIZE_MAX && strlen(f[k].value) > f[k].max &&
+                mlflow__utf8_len(f[k].value) > f[k].max)
+                return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                      "Dataset %s exceeds the maximum length of %zu", f[k].field,
+                                      f[k].max);
+        }
+        if (inputs[i].n_tags && !inputs[i].tags)
+            return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                  "log_inputs: tags is NULL but n_tags is not zero");
+        for (size_t t = 0; t < inputs[i].n_tags; t++) {
+            const struct mlflow_kv *kv = &inputs[i].tags[t];
+            if (!kv->key)
+                return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                      "InputTag key cannot be None");
+            if (!kv->value)
+                return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                      "InputTag value cannot be None");
+            if (strlen(kv->key) > 255 && mlflow__utf8_len(kv->key) > 255)
+                return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                      "InputTag key exceeds the maximum length of 255");
+            if (strlen(kv->value) > 500 && mlflow__utf8_len(kv->value) > 500)
+                return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                                      "InputTag value exceeds the maximum length of 500");
+        }
+    }
+    return MLFLOW_OK;
+}

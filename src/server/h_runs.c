@@ -328,11 +328,36 @@ MLFLOW__HANDLER(mlflow__h_log_model)
     return rc ? rc : mlflow__resp_empty(out, err);
 }
 
-/*
- * Datasets need store support that the store interface does not have yet,
- * so a request that carries any is answered NOT_IMPLEMENTED rather than
- * accepted and dropped. An empty list only checks the run, as MLflow does.
- */
+/* One DatasetInput message. Fields left out read as "" (proto3 defaults, as
+ * MLflow's server parses them), except schema and profile, which stay unset. */
+static int read_dataset_input(struct mlflow__arena *a, json_object *v,
+                              struct mlflow_dataset_input *in, struct mlflow_error *err)
+{
+    memset(in, 0, sizeof *in);
+    if (!json_object_is_type(v, json_type_object))
+        return mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
+                              "Invalid value for parameter 'datasets': each entry must be an "
+                              "object");
+    json_object *ds = mlflow__json_member(v, "dataset");
+    struct mlflow_dataset *d = &in->dataset;
+    const char *const names[] = {"name", "digest", "source_type", "source", "schema", "profile"};
+    const char **to[] = {&d->name, &d->digest, &d->source_type, &d->source, &d->schema,
+                         &d->profile};
+    int rc = MLFLOW_OK;
+    for (size_t k = 0; !rc && k < MLFLOW_ARRAY_LEN(to); k++) {
+        const char *s = NULL;
+        if (ds && json_object_is_type(ds, json_type_object))
+            rc = mlflow__json_get_string(ds, names[k], 0, &s, NULL, err);
+        if (!rc && (s || k < 4) && !(*to[k] = mlflow__arena_strdup(a, s ? s : "")))
+            rc = mlflow__oom(err);
+    }
+    struct mlflow_kv *tags = NULL;
+    if (!rc)
+        rc = mlflow__json_read_kvs(a, v, "tags", &tags, &in->n_tags, err);
+    in->tags = tags;
+    return rc;
+}
+
 MLFLOW__HANDLER(mlflow__h_log_inputs)
 {
     const char *run_id = NULL;
@@ -343,18 +368,16 @@ MLFLOW__HANDLER(mlflow__h_log_inputs)
         rc = mlflow__json_get_array(r->params, "datasets", REQ, &datasets, &owned, err);
     if (rc)
         return rc;
+    struct mlflow__arena *a = mlflow__req_arena(r);
     size_t n = json_object_array_length(datasets);
+    struct mlflow_dataset_input *ins = n ? mlflow__arena_alloc(a, n * sizeof *ins) : NULL;
+    if (n && !ins)
+        rc = mlflow__oom(err);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = read_dataset_input(a, json_object_array_get_idx(datasets, i), &ins[i], err);
     if (owned)
         json_object_put(datasets);
-    struct mlflow_run *run = NULL;
-    rc = mlflow__client_get_run(r->srv->client, run_id, &run, err);
-    if (!rc && strcmp(run->info.lifecycle_stage, "active") != 0)
-        rc = mlflow__seterr(err, MLFLOW_INVALID_PARAMETER_VALUE,
-                            "The run %s must be in the 'active' state. Current state is %s.",
-                            run_id, run->info.lifecycle_stage);
-    mlflow_run_free(run);
-    if (!rc && n > 0)
-        rc = mlflow__seterr(err, MLFLOW_NOT_IMPLEMENTED,
-                            "Logging dataset inputs is not supported by this server yet");
+    if (!rc)
+        rc = mlflow__client_log_inputs(r->srv->client, run_id, ins, n, err);
     return rc ? rc : mlflow__resp_empty(out, err);
 }

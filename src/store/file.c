@@ -1448,6 +1448,7 @@ static const struct mlflow__store_ops file_ops = {
     .restore_run = fs_restore_run,
     .log_batch = fs_log_batch,
     .delete_tag = fs_delete_tag,
+    .log_inputs = mlflow__fs_log_inputs,
     .get_metric_history = fs_get_metric_history,
     .search_runs = fs_search_runs,
     .default_artifact_root = fs_default_artifact_root,

@@ -948,7 +948,8 @@ int mlflow__fs_read_run_data(struct mlflow__arena *a, const char *run_dir, struc
         (rc = mlflow__fs_read_latest_metrics(a, run_dir, &run->data.metrics, &run->data.n_metrics,
                                              err)) ||
         (rc = mlflow__fs_read_kv_dir(a, params, &run->data.params, &run->data.n_params, err)) ||
-        (rc = mlflow__fs_read_kv_dir(a, tags, &run->data.tags, &run->data.n_tags, err)))
+        (rc = mlflow__fs_read_kv_dir(a, tags, &run->data.tags, &run->data.n_tags, err)) ||
+        (rc = mlflow__fs_read_inputs(a, run_dir, &run->inputs, &run->n_inputs, err)))
         return rc;
     if (!run->info.run_name[0]) {
         for (size_t i = 0; i < run->data.n_tags; i++)

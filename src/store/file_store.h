@@ -33,6 +33,19 @@ struct file_store {
     struct fcache *cache;
 };
 
+/* ---- dataset inputs (file_inputs.c) ---- */
+
+/* The store op log_inputs. */
+MLFLOW_INTERNAL int mlflow__fs_log_inputs(struct mlflow__store *s, const char *run_id,
+                                          const struct mlflow_dataset_input *inputs, size_t n,
+                                          struct mlflow_error *err);
+/* The inputs of the run in run_dir (ordered by input folder name). Inputs
+ * that cannot be read or whose dataset is missing are skipped, as MLflow
+ * skips them; only OOM fails. */
+MLFLOW_INTERNAL int mlflow__fs_read_inputs(struct mlflow__arena *a, const char *run_dir,
+                                           struct mlflow_dataset_input **out, size_t *n_out,
+                                           struct mlflow_error *err);
+
 /* ---- names and paths (file_meta.c) ---- */
 
 /* snprintf into a FS_PATH_MAX buffer; INVALID_PARAMETER_VALUE if too long. */

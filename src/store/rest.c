@@ -467,6 +467,37 @@ static int rest_delete_tag(struct mlflow__store *s, const char *run_id, const ch
     return post(s, "/mlflow/runs/delete-tag", &w, NULL, err);
 }
 
+static int rest_log_inputs(struct mlflow__store *s, const char *run_id,
+                           const struct mlflow_dataset_input *inputs, size_t n,
+                           struct mlflow_error *err)
+{
+    struct mlflow__jw w;
+    body_begin(&w);
+    mlflow__jw_kv_string(&w, "run_id", run_id);
+    mlflow__jw_key(&w, "datasets");
+    mlflow__jw_begin_array(&w);
+    for (size_t i = 0; i < n; i++) {
+        const struct mlflow_dataset *d = &inputs[i].dataset;
+        mlflow__jw_begin_object(&w);
+        mlflow__json_write_kvs(&w, "tags", inputs[i].tags, inputs[i].n_tags);
+        mlflow__jw_key(&w, "dataset");
+        mlflow__jw_begin_object(&w);
+        mlflow__jw_kv_string(&w, "name", d->name);
+        mlflow__jw_kv_string(&w, "digest", d->digest);
+        mlflow__jw_kv_string(&w, "source_type", d->source_type);
+        mlflow__jw_kv_string(&w, "source", d->source);
+        if (d->schema)
+            mlflow__jw_kv_string(&w, "schema", d->schema);
+        if (d->profile)
+            mlflow__jw_kv_string(&w, "profile", d->profile);
+        mlflow__jw_end_object(&w);
+        mlflow__jw_end_object(&w);
+    }
+    mlflow__jw_end_array(&w);
+    mlflow__jw_end_object(&w);
+    return post(s, "/mlflow/runs/log-inputs", &w, NULL, err);
+}
+
 /* Every point of a metric: the pages a server hands out are followed
  * until it gives no next_page_token, then read into one list. */
 static int rest_get_metric_history(struct mlflow__store *s, const char *run_id, const char *key,
@@ -656,6 +687,7 @@ static const struct mlflow__store_ops rest_ops = {
     .restore_run = rest_restore_run,
     .log_batch = rest_log_batch,
     .delete_tag = rest_delete_tag,
+    .log_inputs = rest_log_inputs,
     .get_metric_history = rest_get_metric_history,
     .search_runs = rest_search_runs,
     .default_artifact_root = rest_default_artifact_root,

@@ -899,6 +899,7 @@ static void set_ops(struct mlflow__sql_store *st)
         .restore_run = sql_restore_run,
         .log_batch = sql_log_batch,
         .delete_tag = sql_delete_tag,
+        .log_inputs = mlflow__sql_log_inputs,
         .get_metric_history = sql_get_metric_history,
         .search_runs = sql_search_runs,
         .default_artifact_root = sql_default_artifact_root,

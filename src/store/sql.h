@@ -247,6 +247,15 @@ MLFLOW_INTERNAL int mlflow__sql_load_run_data(struct mlflow__sql_store *st,
                                               struct mlflow__sql_conn *c, struct mlflow__arena *a,
                                               struct mlflow_run *runs, size_t n,
                                               struct mlflow_error *err);
+/* The dataset inputs of runs whose info is filled in (sql_inputs.c). */
+MLFLOW_INTERNAL int mlflow__sql_load_run_inputs(struct mlflow__sql_store *st,
+                                                struct mlflow__sql_conn *c,
+                                                struct mlflow__arena *a, struct mlflow_run *runs,
+                                                size_t n, struct mlflow_error *err);
+/* The store op log_inputs (sql_inputs.c). */
+MLFLOW_INTERNAL int mlflow__sql_log_inputs(struct mlflow__store *s, const char *run_id,
+                                           const struct mlflow_dataset_input *inputs, size_t n,
+                                           struct mlflow_error *err);
 MLFLOW_INTERNAL int mlflow__sql_load_experiment_tags(struct mlflow__sql_store *st,
                                                      struct mlflow__sql_conn *c,
                                                      struct mlflow__arena *a,

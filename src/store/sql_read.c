@@ -261,6 +261,8 @@ int mlflow__sql_load_run_data(struct mlflow__sql_store *st, struct mlflow__sql_c
         mlflow__free(ch.rows);
     }
     mlflow__free(refs);
+    if (!rc)
+        rc = mlflow__sql_load_run_inputs(st, c, a, runs, n, err);
     return rc;
 }
 

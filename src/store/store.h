@@ -126,6 +126,16 @@ struct mlflow__store_ops {
     int (*search_runs)(struct mlflow__store *s, const struct mlflow__search_runs *q,
                        struct mlflow_run_list **out, struct mlflow_error *err);
 
+    /* Datasets used by a run (MLflow's log_inputs); inputs are validated
+     * (mlflow__validate_dataset_inputs). The run must exist and be active.
+     * A dataset is kept once per (experiment, name, digest), the first
+     * record winning; an input already logged for (dataset, run) keeps its
+     * first tags. n == 0 only checks the run. May be NULL (the store
+     * cannot record datasets: the client answers NOT_IMPLEMENTED). */
+    int (*log_inputs)(struct mlflow__store *s, const char *run_id,
+                      const struct mlflow_dataset_input *inputs, size_t n,
+                      struct mlflow_error *err);
+
     /* The store's default artifact root for new experiments (e.g.
      * "file:///abs/mlruns"); owned by the store. */
     const char *(*default_artifact_root)(struct mlflow__store *s);

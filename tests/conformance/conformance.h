@@ -93,6 +93,10 @@
     X(search_experiments_filter)                        \
     X(search_experiments_order_by_name)                 \
     X(search_experiments_paging)                        \
+    /* inputs.c */                                      \
+    X(inputs_logged_and_read_back)                      \
+    X(inputs_same_dataset_kept_once)                    \
+    X(inputs_invalid)                                   \
     /* concurrency.c */                                 \
     X(concurrent_log_metric)
 
