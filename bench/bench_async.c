@@ -25,36 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_REPS 15
 
 static atomic_long batch_requests;
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void check(int rc, const char *what)
-{
-    if (rc != 0) {
-        fprintf(stderr, "bench: %s: %s\n", what, mlflow_last_error());
-        exit(1);
-    }
-}
 
 static void on_log(void *ud, const char *line)
 {
@@ -100,10 +75,7 @@ static void env_stop(struct env *e)
 {
     mlflow_client_close(e->client);
     mlflow__server_stop(e->srv, 2000);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", e->dir);
+    remove_dir(e->dir);
 }
 
 static void new_run(struct env *e, char id[MLFLOW_RUN_ID_SIZE])

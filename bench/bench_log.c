@@ -22,42 +22,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define THREADS 8
 #define MAX_REPS 15
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static char *fresh_dir(void)
-{
-    char tmpl[] = "/tmp/mlflow-bench-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    return d ? strdup(d) : NULL;
-}
-
-static void remove_dir(const char *d)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", d);
-}
 
 static double value_of(long i)
 {
@@ -67,7 +35,7 @@ static double value_of(long i)
 /* Baseline: the same lines, write() per line into one O_APPEND file. */
 static double raw_write(long n)
 {
-    char *dir = fresh_dir();
+    char *dir = fresh_dir("log");
     char path[512];
     snprintf(path, sizeof path, "%s/loss", dir);
     int64_t ts = mlflow__now_ms();
@@ -94,7 +62,7 @@ static double raw_write(long n)
 
 static double raw_param_files(long n)
 {
-    char *dir = fresh_dir();
+    char *dir = fresh_dir("log");
     double t0 = now_s();
     for (long i = 0; i < n; i++) {
         char path[512];
@@ -112,7 +80,7 @@ static double raw_param_files(long n)
 
 static char *start_store(void)
 {
-    char *dir = fresh_dir();
+    char *dir = fresh_dir("log");
     char uri[600];
     snprintf(uri, sizeof uri, "file://%s/mlruns", dir);
     mlflow_set_tracking_uri(uri);

@@ -46,45 +46,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_REPS 15
 #define MAX_THREADS 64
 #define HIST_BATCH 1000
 
 static const char SEARCH_FILTER[] = "metrics.loss < 0.5 and params.lr = '0.01'";
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static void check(int rc, const char *what)
-{
-    if (rc != 0) {
-        fprintf(stderr, "bench: %s: %s\n", what, mlflow_last_error());
-        exit(1);
-    }
-}
-
-static struct mlflow_client *open_client(const char *uri)
-{
-    struct mlflow_client *c;
-    check(mlflow_client_open(uri, &c), uri);
-    return c;
-}
 
 static char *new_run(struct mlflow_client *c, const char *exp)
 {
@@ -784,9 +752,6 @@ int main(int argc, char **argv)
     free(s_exp);
     free(i_exp);
     free(search_exp);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", dir);
+    remove_dir(dir);
     return 0;
 }

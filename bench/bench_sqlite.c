@@ -33,57 +33,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
+
 #define MAX_REPS 15
 #define BATCH 1000
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-static char *fresh_dir(void)
-{
-    char tmpl[] = "/tmp/mlflow-bench-sqlite-XXXXXX";
-    char *d = mkdtemp(tmpl);
-    return d ? strdup(d) : NULL;
-}
-
-static void remove_dir(const char *d)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", d);
-}
-
-static void check(int rc, const char *what)
-{
-    if (rc != MLFLOW_OK) {
-        fprintf(stderr, "bench: %s: %s\n", what, mlflow_last_error());
-        exit(1);
-    }
-}
-
-static struct mlflow_client *open_client(const char *uri)
-{
-    struct mlflow_client *c;
-    check(mlflow_client_open(uri, &c), uri);
-    return c;
-}
 
 static char *new_run(struct mlflow_client *c, const char *exp, int64_t start)
 {
@@ -115,6 +68,16 @@ static double batch_rows_per_s(struct mlflow_client *c, const char *run, int rep
     return BATCH / (now_s() - t0);
 }
 
+/* The log_batch rows of the table: ours (ma rows/s) against raw inserts (mb). */
+static void batch_table(const char *store, double ma, double mb)
+{
+    char name[64];
+    snprintf(name, sizeof name, "mlflow_client_log_batch (%s)", store);
+    printf("%-52s %12s %8s\n", "case", "rows/s", "ratio");
+    printf("%-52s %12.0f %8s\n", "baseline: raw prepared INSERT loop, 1 transaction", mb, "1.00");
+    printf("%-52s %12.0f %8.2f\n", name, ma, ma / mb);
+}
+
 static double raw_rows_per_s(sqlite3 *db, sqlite3_stmt *ins, const char *run, int rep)
 {
     struct mlflow_metric m[BATCH];
@@ -140,7 +103,7 @@ static double raw_rows_per_s(sqlite3 *db, sqlite3_stmt *ins, const char *run, in
 
 static void bench_log_batch(int reps)
 {
-    char *dir = fresh_dir();
+    char *dir = fresh_dir("sqlite");
     char uri[700], path[600];
     snprintf(path, sizeof path, "%s/mlflow.db", dir);
     snprintf(uri, sizeof uri, "sqlite:///%s", path);
@@ -174,9 +137,7 @@ static void bench_log_batch(int reps)
     double ma = median(a, n), mb = median(b, n);
     printf("\n1. log_batch of %d metrics (10 keys x 100 steps), medians of %d batches\n", BATCH,
            n);
-    printf("%-52s %12s %8s\n", "case", "rows/s", "ratio");
-    printf("%-52s %12.0f %8s\n", "baseline: raw prepared INSERT loop, 1 transaction", mb, "1.00");
-    printf("%-52s %12.0f %8.2f\n", "mlflow_client_log_batch (sqlite)", ma, ma / mb);
+    batch_table("sqlite", ma, mb);
     free(ours);
     free(raw_run);
     mlflow_client_close(c);
@@ -250,9 +211,7 @@ static void bench_log_batch_pg(int reps, const char *server)
     double ma = median(a, n), mb = median(b, n);
     printf("\n1b. log_batch of %d metrics on PostgreSQL %d, medians of %d batches\n", BATCH,
            PQserverVersion(pg) / 10000, n);
-    printf("%-52s %12s %8s\n", "case", "rows/s", "ratio");
-    printf("%-52s %12.0f %8s\n", "baseline: raw prepared INSERT loop, 1 transaction", mb, "1.00");
-    printf("%-52s %12.0f %8.2f\n", "mlflow_client_log_batch (postgres)", ma, ma / mb);
+    batch_table("postgres", ma, mb);
     free(ours);
     free(raw_run);
     mlflow_client_close(c);
@@ -266,7 +225,7 @@ static void bench_log_batch_pg(int reps, const char *server)
 
 static void bench_history(int reps, long points)
 {
-    char *dir = fresh_dir();
+    char *dir = fresh_dir("sqlite");
     char uri[600];
     snprintf(uri, sizeof uri, "sqlite:///%s/mlflow.db", dir);
     struct mlflow_client *c = open_client(uri);
@@ -390,7 +349,7 @@ struct store_case {
 static void make_store(struct store_case *s, bool sqlite, long n_runs)
 {
     char uri[600];
-    s->dir = fresh_dir();
+    s->dir = fresh_dir("sqlite");
     if (sqlite)
         snprintf(uri, sizeof uri, "sqlite:///%s/mlflow.db", s->dir);
     else

@@ -11,6 +11,8 @@ set -u
 
 MLFLOW_C=${1:?usage: test_cli.sh MLFLOW_C QUICKSTART BUILD_DIR}
 case "$MLFLOW_C" in /*) ;; *) MLFLOW_C="$PWD/$MLFLOW_C" ;; esac
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 FIXTURE="$HERE/../data/mlflow-2.12/file"
 
@@ -26,36 +28,10 @@ MANIFEST="$FIXTURE/MANIFEST.json"
 NEW="file://$tmp/mlruns"   # a store this script fills
 FIX="file://$tmp/fixture"  # the store MLflow wrote
 
-passed=0
-failed=0
-status=0
-
-# run ARGS...: runs mlflow-c, keeping stdout, stderr and the exit status.
-run() {
-    "$MLFLOW_C" "$@" >"$tmp/out" 2>"$tmp/err"
-    status=$?
-}
-
-report() { # report OK DESCRIPTION
-    if [ "$1" = 0 ]; then
-        passed=$((passed + 1))
-        echo "ok - $2"
-    else
-        failed=$((failed + 1))
-        echo "FAIL - $2 (exit status $status)"
-        echo "  --- stdout"; sed -n '1,40s/^/  /p' "$tmp/out"
-        echo "  --- stderr"; sed -n '1,20s/^/  /p' "$tmp/err"
-    fi
-}
+fail_details() { run_details; }
 
 expect_status() { [ "$status" = "$1" ]; report $? "$2"; }
-expect_out() { [ "$status" = 0 ] && grep -Eq -- "$1" "$tmp/out"; report $? "$2"; }
 expect_no_out() { [ "$status" = 0 ] && ! grep -Eq -- "$1" "$tmp/out"; report $? "$2"; }
-# expect_fail STATUS REGEX DESC: the exit status, and a message on stderr.
-expect_fail() {
-    [ "$status" = "$1" ] && grep -Eq -- "$2" "$tmp/err" && [ ! -s "$tmp/out" ]
-    report $? "$3"
-}
 # expect_json PYTHON-EXPRESSION DESC: the expression, over d = the parsed
 # stdout (and m = the fixture's MANIFEST), must be true.
 expect_json() {
@@ -347,5 +323,4 @@ if [ -w /dev/full ]; then
     expect_fail 1 'cannot write output' "a failed write to stdout is an error"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

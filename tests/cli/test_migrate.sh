@@ -14,6 +14,8 @@ set -u
 
 MLFLOW_C=${1:?usage: test_migrate.sh MLFLOW_C QUICKSTART BUILD_DIR}
 case "$MLFLOW_C" in /*) ;; *) MLFLOW_C="$PWD/$MLFLOW_C" ;; esac
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 FIXTURE="$HERE/../data/mlflow-2.12/file"
 
@@ -27,33 +29,9 @@ SRC="file://$tmp/src"
 DB="sqlite:///$tmp/dst.db"
 BACK="$tmp/back"
 
-passed=0
-failed=0
-status=0
+fail_details() { run_details; }
 
-run() {
-    "$MLFLOW_C" "$@" >"$tmp/out" 2>"$tmp/err"
-    status=$?
-}
-
-report() { # report OK DESCRIPTION
-    if [ "$1" = 0 ]; then
-        passed=$((passed + 1))
-        echo "ok - $2"
-    else
-        failed=$((failed + 1))
-        echo "FAIL - $2 (exit status $status)"
-        echo "  --- stdout"; sed -n '1,40s/^/  /p' "$tmp/out"
-        echo "  --- stderr"; sed -n '1,20s/^/  /p' "$tmp/err"
-    fi
-}
-
-expect_out() { [ "$status" = 0 ] && grep -Eq -- "$1" "$tmp/out"; report $? "$2"; }
 expect_err() { grep -Eq -- "$1" "$tmp/err"; report $? "$2"; }
-expect_fail() {
-    [ "$status" = "$1" ] && grep -Eq -- "$2" "$tmp/err" && [ ! -s "$tmp/out" ]
-    report $? "$3"
-}
 
 # ---------------------------------------------------------------- help, usage
 
@@ -170,5 +148,4 @@ sys.exit(0 if int(json.load(open(sys.argv[1]))["experiment_id"]) == 5 else 1)' "
         "a name taken by another experiment is refused, not merged into"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

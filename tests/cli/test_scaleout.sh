@@ -23,6 +23,8 @@ set -u
 
 MLFLOW_C=${1:?usage: test_scaleout.sh MLFLOW_C QUICKSTART BUILD_DIR}
 case "$MLFLOW_C" in /*) ;; *) MLFLOW_C="$PWD/$MLFLOW_C" ;; esac
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 CLIENTS=6       # concurrent clients
 ITERS=10        # run + batch + artifact per client and iteration, phase 1
@@ -48,21 +50,12 @@ unset MLFLOW_BACKEND_STORE_URI MLFLOW_DEFAULT_ARTIFACT_ROOT MLFLOW_ARTIFACTS_DES
     MLFLOW_HOST MLFLOW_PORT MLFLOW_WORKERS MLFLOW_STATIC_PREFIX MLFLOW_SERVE_ARTIFACTS \
     MLFLOW_ARTIFACTS_ONLY MLFLOW_TRACKING_URI
 
-passed=0
-failed=0
-report() { # report OK DESCRIPTION
-    if [ "$1" = 0 ]; then
-        passed=$((passed + 1))
-        echo "ok - $2"
-    else
-        failed=$((failed + 1))
-        echo "FAIL - $2"
-        for i in 0 1 2 3; do
-            [ -f "$tmp/log.$i" ] || continue
-            echo "  --- server $i log (errors)"
-            grep -v '" 200 ' "$tmp/log.$i" | sed -n '1,10s/^/  /p'
-        done
-    fi
+fail_details() {
+    for i in 0 1 2 3; do
+        [ -f "$tmp/log.$i" ] || continue
+        echo "  --- server $i log (errors)"
+        grep -v '" 200 ' "$tmp/log.$i" | sed -n '1,10s/^/  /p'
+    done
 }
 
 server=$(cat "${MLFLOW_TEST_PG_URI_FILE:-/nonexistent}" 2>/dev/null)
@@ -83,15 +76,8 @@ start_server() {
     pids[$1]=$!
 }
 wait_port() { # wait_port I: sets ports[I]
-    local p=
-    for _ in $(seq 1 200); do
-        p=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log.$1")
-        [ -n "$p" ] && break
-        kill -0 "${pids[$1]}" 2>/dev/null || break
-        sleep 0.05
-    done
-    ports[$1]=$p
-    [ -n "$p" ]
+    ports[$1]=$(listen_port "$tmp/log.$1" "${pids[$1]}")
+    [ -n "${ports[$1]}" ]
 }
 
 # All three at once on the empty schema: they race to create MLflow's
@@ -316,5 +302,4 @@ for i in 0 1 3; do wait "${pids[$i]}" || st=1; done
 pids=()
 report $st "SIGTERM stops the servers with exit status 0"
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

@@ -9,6 +9,8 @@ set -u
 
 MLFLOW_C=${1:?usage: test_server.sh MLFLOW_C QUICKSTART BUILD_DIR}
 case "$MLFLOW_C" in /*) ;; *) MLFLOW_C="$PWD/$MLFLOW_C" ;; esac
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 tmp=$(mktemp -d /tmp/mlflow-server-test.XXXXXX) || exit 1
 pid=
@@ -22,18 +24,7 @@ unset MLFLOW_BACKEND_STORE_URI MLFLOW_DEFAULT_ARTIFACT_ROOT MLFLOW_ARTIFACTS_DES
     MLFLOW_HOST MLFLOW_PORT MLFLOW_WORKERS MLFLOW_STATIC_PREFIX MLFLOW_SERVE_ARTIFACTS \
     MLFLOW_ARTIFACTS_ONLY
 
-passed=0
-failed=0
-report() { # report OK DESCRIPTION
-    if [ "$1" = 0 ]; then
-        passed=$((passed + 1))
-        echo "ok - $2"
-    else
-        failed=$((failed + 1))
-        echo "FAIL - $2"
-        echo "  --- server log"; sed -n '1,20s/^/  /p' "$tmp/log"
-    fi
-}
+fail_details() { echo "  --- server log"; sed -n '1,20s/^/  /p' "$tmp/log"; }
 
 # http METHOD PATH [BODY]: one request; the response lands in $tmp/resp.
 http() {
@@ -60,12 +51,7 @@ report $? "a --static-prefix without a leading '/' is refused"
 "$MLFLOW_C" server --port 0 --backend-store-uri "$tmp/mlruns" \
     --artifacts-destination "$tmp/art" 2>"$tmp/log" &
 pid=$!
-port=
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log")
-    [ -n "$port" ] && break
-    sleep 0.05
-done
+port=$(listen_port "$tmp/log" "$pid")
 [ -n "$port" ] && grep -q "default artifact root: mlflow-artifacts:/" "$tmp/log"
 report $? "starts, prints where it listens and its artifact root"
 
@@ -97,5 +83,4 @@ if [ -n "$port" ]; then
     report $? "the store and the artifact destination exist"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+summary

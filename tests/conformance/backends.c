@@ -5,6 +5,7 @@
  */
 #include "backends.h"
 
+#include "pgutil.h"
 #include "server/server.h"
 #include "testutil.h"
 
@@ -170,63 +171,26 @@ static PGconn *pg_admin;
 static char *pg_spare[PG_SPARE];
 static size_t pg_n_spare;
 
-/* DROP SCHEMA ... CASCADE lists every table it drops as a notice. */
-static void pg_ignore_notice(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
 static void pg_admin_close(void)
 {
-    char sql[128];
     while (pg_n_spare) {
         char *schema = pg_spare[--pg_n_spare];
-        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
-        PQclear(PQexec(pg_admin, sql));
+        pgutil_drop_schema(pg_admin, schema);
         free(schema);
     }
     PQfinish(pg_admin);
     pg_admin = NULL;
 }
 
-/* The server's URI: from the environment or the fixture's file. */
-static int pg_server_uri(char *buf, size_t size)
-{
-    const char *env = getenv("MLFLOW_TEST_PG_URI");
-    if (env && *env) {
-        snprintf(buf, size, "%s", env);
-        return 0;
-    }
-    const char *file = getenv("MLFLOW_TEST_PG_URI_FILE");
-    FILE *f = file ? fopen(file, "r") : NULL;
-    if (!f) {
-        fprintf(stderr, "postgres backend: no server (set MLFLOW_TEST_PG_URI, or run through "
-                        "ctest, whose fixture starts one)\n");
-        return -1;
-    }
-    bool ok = fgets(buf, (int)size, f) != NULL;
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return ok && *buf ? 0 : -1;
-}
-
 static int postgres_setup(char **uri, void **ctx)
 {
-    static unsigned counter;
     char server[1024];
-    if (pg_server_uri(server, sizeof server) != 0)
+    if (pgutil_server_uri(server, sizeof server) != 0)
         return -1;
     if (!pg_admin) {
-        pg_admin = PQconnectdb(server);
-        if (PQstatus(pg_admin) != CONNECTION_OK) {
-            fprintf(stderr, "postgres backend: cannot connect to %s: %s", server,
-                    PQerrorMessage(pg_admin));
-            PQfinish(pg_admin);
-            pg_admin = NULL;
+        pg_admin = pgutil_connect(server);
+        if (!pg_admin)
             return -1;
-        }
-        PQsetNoticeProcessor(pg_admin, pg_ignore_notice, NULL);
         atexit(pg_admin_close);
     }
     char *schema = NULL;
@@ -237,14 +201,7 @@ static int postgres_setup(char **uri, void **ctx)
         schema = malloc(64);
         if (!schema)
             return -1;
-        snprintf(schema, 64, "conf_%ld_%u", (long)getpid(), ++counter);
-        char sql[128];
-        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", schema);
-        PGresult *res = PQexec(pg_admin, sql);
-        ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        if (!ok)
-            fprintf(stderr, "postgres backend: %s", PQresultErrorMessage(res));
-        PQclear(res);
+        ok = pgutil_create_schema(pg_admin, "conf", schema, 64);
     }
     size_t n = strlen(server) + strlen(schema) + 64;
     *uri = ok ? malloc(n) : NULL;
@@ -252,8 +209,7 @@ static int postgres_setup(char **uri, void **ctx)
         free(schema);
         return -1;
     }
-    snprintf(*uri, n, "%s%coptions=-csearch_path%%3D%s", server, strchr(server, '?') ? '&' : '?',
-             schema);
+    pgutil_schema_uri(*uri, n, server, schema);
     *ctx = schema;
     return 0;
 }
@@ -286,9 +242,8 @@ static void postgres_teardown(void *ctx)
         pg_spare[pg_n_spare++] = schema;
         return;
     }
-    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", schema);
     if (pg_admin)
-        PQclear(PQexec(pg_admin, sql));
+        pgutil_drop_schema(pg_admin, schema);
     free(schema);
 }
 

@@ -161,13 +161,16 @@ static struct mlflow_client *open_client(const char *uri)
     return c;
 }
 
-static void new_run(struct mlflow_client *c, char id[MLFLOW_RUN_ID_SIZE])
+/* A client of uri and a fresh run in experiment 0, its id in id. */
+static struct mlflow_client *client_with_run(const char *uri, char id[MLFLOW_RUN_ID_SIZE])
 {
+    struct mlflow_client *c = open_client(uri);
     struct mlflow_run *run = NULL;
     if (mlflow_client_create_run(c, "0", NULL, &run) != 0)
         fail_msg("create_run: %s", mlflow_last_error());
     snprintf(id, MLFLOW_RUN_ID_SIZE, "%s", run->info.run_id);
     mlflow_run_free(run);
+    return c;
 }
 
 static size_t history_len(struct mlflow_client *c, const char *run_id, const char *key)
@@ -195,17 +198,40 @@ static void expect_history(struct mlflow_client *c, const char *run_id, const ch
     mlflow_metric_list_free(h);
 }
 
+static struct mlflow_run *get_run(struct mlflow_client *c, const char *run_id)
+{
+    struct mlflow_run *run = NULL;
+    if (mlflow_client_get_run(c, run_id, &run) != 0)
+        fail_msg("get_run: %s", mlflow_last_error());
+    return run;
+}
+
 static void expect_param(struct mlflow_client *c, const char *run_id, const char *key,
                          const char *value)
 {
-    struct mlflow_run *run = NULL;
-    assert_int_equal(mlflow_client_get_run(c, run_id, &run), 0);
+    struct mlflow_run *run = get_run(c, run_id);
     const char *v = mlflow_run_param(run, key);
     if (!value)
         assert_null(v);
     else if (!v || strcmp(v, value) != 0)
         fail_msg("param %s = %s, want %s", key, v ? v : "(absent)", value);
     mlflow_run_free(run);
+}
+
+/* Queues "loss" = i at step i, for i in [from, to); every call succeeds. */
+static void queue_losses(struct mlflow_client *c, const char *run_id, int from, int to)
+{
+    for (int i = from; i < to; i++)
+        assert_int_equal(mlflow_client_log_metric_async(c, run_id, "loss", i, 1, i), 0);
+}
+
+/* Waits for the forked child; it must have exited with status 0. */
+static void expect_child_ok(pid_t pid)
+{
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 static size_t count_lines(const char *path)
@@ -261,8 +287,7 @@ static void log_everything_async(struct mlflow_client *c, const char *run_id)
     assert_int_equal(mlflow_client_flush(c), 0);
     expect_history(c, run_id, "loss", 3000, 0.5);
     expect_history(c, run_id, "acc", 1500, 1.0);
-    struct mlflow_run *run = NULL;
-    assert_int_equal(mlflow_client_get_run(c, run_id, &run), 0);
+    struct mlflow_run *run = get_run(c, run_id);
     assert_int_equal(run->data.n_params, 150);
     assert_string_equal(mlflow_run_param(run, "p149"), "v149");
     assert_string_equal(mlflow_run_tag(run, "t149"), "v149");
@@ -275,8 +300,7 @@ static void test_file_store_gets_every_value(void **state)
     struct fx *f = *state;
     char uri[800], id[MLFLOW_RUN_ID_SIZE];
     snprintf(uri, sizeof uri, "file://%s/mlruns", f->dir);
-    struct mlflow_client *c = open_client(uri);
-    new_run(c, id);
+    struct mlflow_client *c = client_with_run(uri, id);
     log_everything_async(c, id);
     mlflow_client_close(c);
 }
@@ -285,8 +309,7 @@ static void test_sqlite_store_gets_every_value(void **state)
 {
     struct fx *f = *state;
     char id[MLFLOW_RUN_ID_SIZE];
-    struct mlflow_client *c = open_client(f->store_uri);
-    new_run(c, id);
+    struct mlflow_client *c = client_with_run(f->store_uri, id);
     log_everything_async(c, id);
     mlflow_client_close(c);
 }
@@ -296,8 +319,7 @@ static void test_rest_gets_every_value(void **state)
     struct fx *f = *state;
     char id[MLFLOW_RUN_ID_SIZE];
     server_start(f);
-    struct mlflow_client *c = open_client(f->uri);
-    new_run(c, id);
+    struct mlflow_client *c = client_with_run(f->uri, id);
     log_everything_async(c, id);
     mlflow_client_close(c);
 }
@@ -307,8 +329,7 @@ static void test_bad_input_fails_the_call(void **state)
 {
     struct fx *f = *state;
     char id[MLFLOW_RUN_ID_SIZE];
-    struct mlflow_client *c = open_client(f->store_uri);
-    new_run(c, id);
+    struct mlflow_client *c = client_with_run(f->store_uri, id);
     assert_int_equal(mlflow_client_log_metric_async(c, id, "bad//key", 1, 0, 0),
                      MLFLOW_INVALID_PARAMETER_VALUE);
     assert_non_null(strstr(mlflow_last_error(), "bad//key"));
@@ -333,10 +354,8 @@ static void test_rest_merges_values_into_batches(void **state)
     char id[MLFLOW_RUN_ID_SIZE];
     server_start(f);
     setenv("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "30", 1);
-    struct mlflow_client *c = open_client(f->uri);
-    new_run(c, id);
-    for (int i = 0; i < 2500; i++)
-        assert_int_equal(mlflow_client_log_metric_async(c, id, "loss", i, 1, i), 0);
+    struct mlflow_client *c = client_with_run(f->uri, id);
+    queue_losses(c, id, 0, 2500);
     assert_int_equal(mlflow_client_flush(c), 0);
     assert_int_equal(batches_seen(f, 3), 3);
     for (int i = 0; i < 250; i++) {
@@ -358,22 +377,18 @@ static void test_rest_server_down_nothing_lost(void **state)
     struct fx *f = *state;
     char id[MLFLOW_RUN_ID_SIZE];
     server_start(f);
-    struct mlflow_client *c = open_client(f->uri);
-    new_run(c, id);
-    for (int i = 0; i < 100; i++)
-        assert_int_equal(mlflow_client_log_metric_async(c, id, "loss", i, 1, i), 0);
+    struct mlflow_client *c = client_with_run(f->uri, id);
+    queue_losses(c, id, 0, 100);
     assert_int_equal(mlflow_client_flush(c), 0);
 
     server_stop(f);
     /* Nothing listens now; logging carries on. */
-    for (int i = 100; i < 600; i++)
-        assert_int_equal(mlflow_client_log_metric_async(c, id, "loss", i, 1, i), 0);
+    queue_losses(c, id, 100, 600);
     assert_int_equal(mlflow_client_log_param_async(c, id, "lr", "0.1"), 0);
     /* A flush says the values could not be delivered yet. */
     assert_int_equal(mlflow_client_flush(c), MLFLOW_TEMPORARILY_UNAVAILABLE);
     assert_non_null(strstr(mlflow_last_error(), "stay queued"));
-    for (int i = 600; i < 700; i++)
-        assert_int_equal(mlflow_client_log_metric_async(c, id, "loss", i, 1, i), 0);
+    queue_losses(c, id, 600, 700);
 
     server_start(f); /* same port, same store */
     assert_int_equal(mlflow_client_flush(c), 0);
@@ -390,11 +405,9 @@ static void test_full_queue_spills_to_file_and_drains(void **state)
     char id[MLFLOW_RUN_ID_SIZE];
     server_start(f);
     setenv("MLFLOW_ASYNC_LOGGING_QUEUE_SIZE", "10", 1);
-    struct mlflow_client *c = open_client(f->uri);
-    new_run(c, id);
+    struct mlflow_client *c = client_with_run(f->uri, id);
     server_stop(f);
-    for (int i = 0; i < 300; i++)
-        assert_int_equal(mlflow_client_log_metric_async(c, id, "loss", i, 1, i), 0);
+    queue_losses(c, id, 0, 300);
     char *path = mlflow__async_spill_path(c);
     assert_non_null(path);
     /* A header line, then (at least) everything memory could not hold. */
@@ -424,12 +437,10 @@ static void test_changed_param_fails_at_flush(void **state)
     struct fx *f = *state;
     char id[MLFLOW_RUN_ID_SIZE];
     setenv("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "30", 1); /* one merged request */
-    struct mlflow_client *c = open_client(f->store_uri);
-    new_run(c, id);
+    struct mlflow_client *c = client_with_run(f->store_uri, id);
     assert_int_equal(mlflow_client_log_param(c, id, "batch_size", "32"), 0);
     assert_int_equal(mlflow_client_log_param_async(c, id, "lr", "0.1"), 0);
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(mlflow_client_log_metric_async(c, id, "loss", i, 1, i), 0);
+    queue_losses(c, id, 0, 10);
     assert_int_equal(mlflow_client_log_param_async(c, id, "batch_size", "64"), 0);
     assert_int_equal(mlflow_client_set_tag_async(c, id, "note", "kept"), 0);
 
@@ -440,8 +451,7 @@ static void test_changed_param_fails_at_flush(void **state)
     expect_param(c, id, "lr", "0.1");
     expect_param(c, id, "batch_size", "32");
     expect_history(c, id, "loss", 10, 1.0);
-    struct mlflow_run *run = NULL;
-    assert_int_equal(mlflow_client_get_run(c, id, &run), 0);
+    struct mlflow_run *run = get_run(c, id);
     assert_string_equal(mlflow_run_tag(run, "note"), "kept");
     mlflow_run_free(run);
     /* Reported once: the next flush has nothing to say. */
@@ -472,8 +482,7 @@ static void test_end_run_flushes_the_run(void **state)
     struct mlflow_client *c = open_client(f->store_uri);
     expect_history(c, id, "loss", 500, 1.0);
     expect_param(c, id, "lr", "0.1");
-    struct mlflow_run *run = NULL;
-    assert_int_equal(mlflow_client_get_run(c, id, &run), 0);
+    struct mlflow_run *run = get_run(c, id);
     assert_int_equal(run->info.status, MLFLOW_RUN_STATUS_FINISHED);
     mlflow_run_free(run);
     mlflow_client_close(c);
@@ -493,8 +502,7 @@ static void test_end_run_reports_the_runs_refusal(void **state)
     assert_non_null(strstr(mlflow_last_error(), "lr"));
     assert_int_equal(mlflow_flush(), 0); /* already reported */
     struct mlflow_client *c = open_client(f->store_uri);
-    struct mlflow_run *run = NULL;
-    assert_int_equal(mlflow_client_get_run(c, id, &run), 0);
+    struct mlflow_run *run = get_run(c, id);
     assert_int_equal(run->info.status, MLFLOW_RUN_STATUS_FINISHED);
     mlflow_run_free(run);
     mlflow_client_close(c);
@@ -507,19 +515,16 @@ static void test_end_queued_behind_values_while_server_down(void **state)
     struct fx *f = *state;
     char id[MLFLOW_RUN_ID_SIZE];
     server_start(f);
-    struct mlflow_client *c = open_client(f->uri);
-    new_run(c, id);
+    struct mlflow_client *c = client_with_run(f->uri, id);
     server_stop(f);
-    for (int i = 0; i < 50; i++)
-        assert_int_equal(mlflow_client_log_metric_async(c, id, "loss", i, 1, i), 0);
+    queue_losses(c, id, 0, 50);
     assert_int_equal(mlflow_client_set_terminated(c, id, MLFLOW_RUN_STATUS_FAILED, 0),
                      MLFLOW_TEMPORARILY_UNAVAILABLE);
     assert_non_null(strstr(mlflow_last_error(), "queued"));
     server_start(f);
     assert_int_equal(mlflow_client_flush(c), 0);
     expect_history(c, id, "loss", 50, 1.0);
-    struct mlflow_run *run = NULL;
-    assert_int_equal(mlflow_client_get_run(c, id, &run), 0);
+    struct mlflow_run *run = get_run(c, id);
     assert_int_equal(run->info.status, MLFLOW_RUN_STATUS_FAILED);
     assert_true(run->info.end_time != MLFLOW_TIME_UNSET);
     mlflow_run_free(run);
@@ -532,10 +537,8 @@ static void test_update_run_ends_after_values_and_renames(void **state)
     struct fx *f = *state;
     char id[MLFLOW_RUN_ID_SIZE];
     setenv("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "30", 1);
-    struct mlflow_client *c = open_client(f->store_uri);
-    new_run(c, id);
-    for (int i = 0; i < 10; i++)
-        assert_int_equal(mlflow_client_log_metric_async(c, id, "loss", i, 1, i), 0);
+    struct mlflow_client *c = client_with_run(f->store_uri, id);
+    queue_losses(c, id, 0, 10);
     struct mlflow_update_run_opts u = {.status = MLFLOW_RUN_STATUS_FINISHED,
                                        .run_name = "renamed"};
     struct mlflow_run *run = NULL;
@@ -558,8 +561,7 @@ static void test_env_and_global_switch(void **state)
     char id[MLFLOW_RUN_ID_SIZE];
     setenv("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "30", 1);
     /* Without the variable, plain calls are synchronous. */
-    struct mlflow_client *sync_c = open_client(f->store_uri);
-    new_run(sync_c, id);
+    struct mlflow_client *sync_c = client_with_run(f->store_uri, id);
     assert_int_equal(mlflow_client_log_metric(sync_c, id, "s", 1, 1, 0), 0);
     assert_int_equal(history_len(sync_c, id, "s"), 1);
     /* Read when the client is opened: this one queues plain calls. */
@@ -632,8 +634,7 @@ static void test_many_threads_one_queue(void **state)
 {
     struct fx *f = *state;
     char id[MLFLOW_RUN_ID_SIZE];
-    struct mlflow_client *c = open_client(f->store_uri);
-    new_run(c, id);
+    struct mlflow_client *c = client_with_run(f->store_uri, id);
     pthread_t t[8];
     struct worker_arg a[8];
     for (int i = 0; i < 8; i++) {
@@ -661,8 +662,7 @@ static void test_fork_child_does_not_inherit_the_queue(void **state)
     struct fx *f = *state;
     char id[MLFLOW_RUN_ID_SIZE];
     setenv("MLFLOW_ASYNC_LOGGING_BUFFERING_SECONDS", "30", 1);
-    struct mlflow_client *c = open_client(f->store_uri);
-    new_run(c, id);
+    struct mlflow_client *c = client_with_run(f->store_uri, id);
     /* The parent's thread is up and idle before the fork. (Under ASan, a
      * thread still starting holds the sanitizer allocator's lock, which a
      * child inherits locked; glibc's malloc has fork handlers, ASan's does
@@ -680,10 +680,7 @@ static void test_fork_child_does_not_inherit_the_queue(void **state)
         mlflow_client_close(c);
         _exit(ok ? 0 : 1);
     }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    expect_child_ok(pid);
     assert_int_equal(history_len(c, id, "child"), 1);
     assert_int_equal(history_len(c, id, "parent"), 0); /* the child sent none of it */
     assert_int_equal(mlflow_client_flush(c), 0);
@@ -701,8 +698,7 @@ static void test_exit_keeps_spill_file_and_replay_delivers(void **state)
     struct fx *f = *state;
     char id[MLFLOW_RUN_ID_SIZE];
     server_start(f);
-    struct mlflow_client *c = open_client(f->uri);
-    new_run(c, id);
+    struct mlflow_client *c = client_with_run(f->uri, id);
     mlflow_client_close(c);
     server_stop(f);
 
@@ -730,10 +726,7 @@ static void test_exit_keeps_spill_file_and_replay_delivers(void **state)
         len += (size_t)r;
     out[len] = '\0';
     close(errpipe[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
+    expect_child_ok(pid);
 
     char path[1200];
     assert_int_equal(find_spill(f, path, sizeof path), 1);
@@ -756,11 +749,9 @@ static void test_close_keeps_leftovers_replay_waits_for_server(void **state)
     struct fx *f = *state;
     char id[MLFLOW_RUN_ID_SIZE];
     server_start(f);
-    struct mlflow_client *c = open_client(f->uri);
-    new_run(c, id);
+    struct mlflow_client *c = client_with_run(f->uri, id);
     server_stop(f);
-    for (int i = 0; i < 20; i++)
-        assert_int_equal(mlflow_client_log_metric_async(c, id, "loss", i, 1, i), 0);
+    queue_losses(c, id, 0, 20);
     assert_int_equal(mlflow_client_set_tag_async(c, id, "stage", "done"), 0);
     mlflow_set_warnings(false);
     mlflow_client_close(c);
@@ -776,8 +767,7 @@ static void test_close_keeps_leftovers_replay_waits_for_server(void **state)
     assert_int_equal(find_spill(f, path, sizeof path), 0);
     c = open_client(f->uri);
     expect_history(c, id, "loss", 20, 1.0);
-    struct mlflow_run *run = NULL;
-    assert_int_equal(mlflow_client_get_run(c, id, &run), 0);
+    struct mlflow_run *run = get_run(c, id);
     assert_string_equal(mlflow_run_tag(run, "stage"), "done");
     mlflow_run_free(run);
     mlflow_client_close(c);

@@ -508,17 +508,6 @@ static bool exists(const char *fmt, ...)
     return lstat(path, &st) == 0;
 }
 
-static void sys(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sys(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    assert_int_equal(system(cmd), 0);
-}
-
 static int cmp_name(const void *a, const void *b)
 {
     return strcmp(a, b);
@@ -644,8 +633,8 @@ static void test_symlinks_are_not_followed(void **state)
 
     /* A run directory that is a symlink is not a run. */
     char *moved = new_run(fx, fx->exp);
-    sys("mv '%s/%s/%s' '%s/moved-run' && ln -s '%s/moved-run' '%s/%s/%s'", fx->root, fx->exp,
-        moved, fx->tmp, fx->tmp, fx->root, fx->exp, moved);
+    testutil_sh("mv '%s/%s/%s' '%s/moved-run' && ln -s '%s/moved-run' '%s/%s/%s'", fx->root,
+                fx->exp, moved, fx->tmp, fx->tmp, fx->root, fx->exp, moved);
     struct mlflow_run *r = NULL;
     assert_int_equal(log1(s, moved, "m", 1.0), MLFLOW_RESOURCE_DOES_NOT_EXIST);
     assert_int_equal(s->ops->get_run(s, moved, &r, &err), MLFLOW_RESOURCE_DOES_NOT_EXIST);
@@ -655,12 +644,12 @@ static void test_symlinks_are_not_followed(void **state)
     /* Key folders that are symlinks, and a metrics/ that is one. */
     char *run = new_run(fx, fx->exp);
     char *run2 = new_run(fx, fx->exp);
-    sys("ln -s '%s' '%s/%s/%s/metrics/a'", out, fx->root, fx->exp, run);
-    sys("ln -s '%s' '%s/%s/%s/params/p'", out, fx->root, fx->exp, run);
-    sys("mkdir -p '%s/%s/%s/tags' && ln -s '%s' '%s/%s/%s/tags/t'", fx->root, fx->exp, run, out,
-        fx->root, fx->exp, run);
-    sys("rmdir '%s/%s/%s/metrics' && ln -s '%s' '%s/%s/%s/metrics'", fx->root, fx->exp, run2, out,
-        fx->root, fx->exp, run2);
+    testutil_sh("ln -s '%s' '%s/%s/%s/metrics/a'", out, fx->root, fx->exp, run);
+    testutil_sh("ln -s '%s' '%s/%s/%s/params/p'", out, fx->root, fx->exp, run);
+    testutil_sh("mkdir -p '%s/%s/%s/tags' && ln -s '%s' '%s/%s/%s/tags/t'", fx->root, fx->exp,
+                run, out, fx->root, fx->exp, run);
+    testutil_sh("rmdir '%s/%s/%s/metrics' && ln -s '%s' '%s/%s/%s/metrics'", fx->root, fx->exp,
+                run2, out, fx->root, fx->exp, run2);
     assert_int_not_equal(log1(s, run, "a/new", 1.0), 0);
     assert_int_not_equal(log1(s, run2, "new", 1.0), 0);
     struct mlflow_kv pnew[] = {{"p/new", "v"}}, psecret[] = {{"p/secret", "guess"}};
@@ -709,7 +698,7 @@ static void test_hostile_files_do_not_stall(void **state)
     char *run = new_run(fx, fx->exp);
     char dir[8192];
     snprintf(dir, sizeof dir, "%s/%s/%s", fx->root, fx->exp, run);
-    sys("mkfifo '%s/params/fp' '%s/metrics/fm'", dir, dir);
+    testutil_sh("mkfifo '%s/params/fp' '%s/metrics/fm'", dir, dir);
     struct mlflow_kv fp[] = {{"fp", "v"}};
     assert_int_equal(s->ops->log_batch(s, run, NULL, 0, fp, 1, NULL, 0, &err),
                      MLFLOW_INTERNAL_ERROR);
@@ -723,9 +712,9 @@ static void test_hostile_files_do_not_stall(void **state)
     mlflow_run_free(r);
 
     /* meta.yaml as a FIFO: a run, and an experiment. */
-    sys("mkdir -p '%s/%s/fiforun' && mkfifo '%s/%s/fiforun/meta.yaml'", fx->root, fx->exp,
-        fx->root, fx->exp);
-    sys("mkdir -p '%s/555' && mkfifo '%s/555/meta.yaml'", fx->root, fx->root);
+    testutil_sh("mkdir -p '%s/%s/fiforun' && mkfifo '%s/%s/fiforun/meta.yaml'", fx->root, fx->exp,
+                fx->root, fx->exp);
+    testutil_sh("mkdir -p '%s/555' && mkfifo '%s/555/meta.yaml'", fx->root, fx->root);
     assert_int_equal(s->ops->get_run(s, "fiforun", &r, &err), MLFLOW_INTERNAL_ERROR);
     assert_int_equal(log1(s, "fiforun", "m", 1.0), MLFLOW_INTERNAL_ERROR);
     assert_int_equal(count_runs(fx, fx->exp, MLFLOW_VIEW_ALL), 1);
@@ -810,7 +799,7 @@ static void test_half_made_default_is_repaired(void **state)
     for (size_t i = 0; i < MLFLOW_ARRAY_LEN(cases); i++) {
         char root[8192];
         snprintf(root, sizeof root, "%s/%s", fx->tmp, cases[i]);
-        sys("mkdir -p '%s/0'", root);
+        testutil_sh("mkdir -p '%s/0'", root);
         if (i == 1)
             put("half a meta", "%s/0/.mlflow-c-tmp-0123456789abcdef", root);
         if (i == 2)

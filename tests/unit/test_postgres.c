@@ -27,6 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pgutil.h"
+
 #define ROUNDS 20
 
 struct fx {
@@ -36,67 +38,24 @@ struct fx {
     char uri[1400];
 };
 
-static void ignore_notice(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-static bool admin_exec(PGconn *pg, const char *sql)
-{
-    PGresult *res = PQexec(pg, sql);
-    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK;
-    if (!ok)
-        fprintf(stderr, "%s: %s", sql, PQresultErrorMessage(res));
-    PQclear(res);
-    return ok;
-}
-
-static int server_uri(char *buf, size_t size)
-{
-    const char *env = getenv("MLFLOW_TEST_PG_URI");
-    if (env && *env) {
-        snprintf(buf, size, "%s", env);
-        return 0;
-    }
-    const char *file = getenv("MLFLOW_TEST_PG_URI_FILE");
-    FILE *f = file ? fopen(file, "r") : NULL;
-    if (!f) {
-        fprintf(stderr, "no PostgreSQL server: set MLFLOW_TEST_PG_URI or run through ctest\n");
-        return -1;
-    }
-    bool ok = fgets(buf, (int)size, f) != NULL;
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return ok && *buf ? 0 : -1;
-}
-
 static int setup(void **state)
 {
-    static unsigned counter;
     struct fx *fx = calloc(1, sizeof *fx);
-    if (!fx || server_uri(fx->server, sizeof fx->server) != 0) {
+    if (!fx || pgutil_server_uri(fx->server, sizeof fx->server) != 0) {
         free(fx);
         return -1;
     }
-    fx->admin = PQconnectdb(fx->server);
-    if (PQstatus(fx->admin) != CONNECTION_OK) {
-        fprintf(stderr, "cannot connect to %s: %s", fx->server, PQerrorMessage(fx->admin));
+    fx->admin = pgutil_connect(fx->server);
+    if (!fx->admin) {
+        free(fx);
+        return -1;
+    }
+    if (!pgutil_create_schema(fx->admin, "pgtest", fx->schema, sizeof fx->schema)) {
         PQfinish(fx->admin);
         free(fx);
         return -1;
     }
-    PQsetNoticeProcessor(fx->admin, ignore_notice, NULL);
-    snprintf(fx->schema, sizeof fx->schema, "pgtest_%ld_%u", (long)getpid(), ++counter);
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", fx->schema);
-    if (!admin_exec(fx->admin, sql)) {
-        PQfinish(fx->admin);
-        free(fx);
-        return -1;
-    }
-    snprintf(fx->uri, sizeof fx->uri, "%s%coptions=-csearch_path%%3D%s", fx->server,
-             strchr(fx->server, '?') ? '&' : '?', fx->schema);
+    pgutil_schema_uri(fx->uri, sizeof fx->uri, fx->server, fx->schema);
     *state = fx;
     return 0;
 }
@@ -104,9 +63,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", fx->schema);
-    admin_exec(fx->admin, sql);
+    pgutil_drop_schema(fx->admin, fx->schema);
     PQfinish(fx->admin);
     free(fx);
     return 0;
@@ -398,7 +355,7 @@ static bool restore_dump(PGconn *pg, const char *path)
     if (!sql)
         return false;
     sql[n] = '\0';
-    bool ok = admin_exec(pg, sql);
+    bool ok = pgutil_exec(pg, sql);
     free(sql);
     return ok;
 }
@@ -420,11 +377,11 @@ static void test_mlflow_database(void **state)
     char db[80], sql[256];
     snprintf(db, sizeof db, "%s_mlflow", fx->schema);
     snprintf(sql, sizeof sql, "CREATE DATABASE %s", db);
-    assert_true(admin_exec(fx->admin, sql));
+    assert_true(pgutil_exec(fx->admin, sql));
     const char *keys[] = {"dbname", "dbname", NULL}, *values[] = {fx->server, db, NULL};
     PGconn *pg = PQconnectdbParams(keys, values, 1);
     assert_int_equal(PQstatus(pg), CONNECTION_OK);
-    PQsetNoticeProcessor(pg, ignore_notice, NULL);
+    PQsetNoticeProcessor(pg, pgutil_ignore_notice, NULL);
     assert_true(restore_dump(pg, MLFLOW_TEST_DATA "/mlflow-2.12/postgres/mlflow.sql"));
 
     /* The server's URI with the new database's name. */
@@ -490,7 +447,7 @@ static void test_mlflow_database(void **state)
     PQclear(res);
     PQfinish(pg);
     snprintf(sql, sizeof sql, "DROP DATABASE %s WITH (FORCE)", db);
-    assert_true(admin_exec(fx->admin, sql));
+    assert_true(pgutil_exec(fx->admin, sql));
 }
 
 int main(void)

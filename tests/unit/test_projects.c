@@ -66,19 +66,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void write_file(const char *dir, const char *name, const char *text)
-{
-    char path[1024];
-    FILE *fp;
-
-    int len = snprintf(path, sizeof path, "%s/%s", dir, name);
-    assert_true(len > 0 && (size_t)len < sizeof path);
-    fp = fopen(path, "w");
-    assert_non_null(fp);
-    fputs(text, fp);
-    fclose(fp);
-}
-
 static char *read_text(const char *dir, const char *name)
 {
     static char buf[4096];
@@ -103,19 +90,6 @@ static char *subdir(const struct fx *f, const char *name)
     snprintf(path, sizeof path, "%s/%s", f->dir, name);
     mkdir(path, 0755);
     return path;
-}
-
-static void sh(const char *fmt, ...) MLFLOW_PRINTF(1, 2);
-
-static void sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    assert_int_equal(system(cmd), 0);
 }
 
 /* Parses `yaml` and returns the error message ("" when it parsed). */
@@ -189,7 +163,7 @@ static void test_parse_errors_name_line_and_key(void **state)
     m = parse_error("python_env: python_env.yaml\n", f->dir);
     assert_non_null(strstr(m, "MLproject:1:"));
     assert_non_null(strstr(m, "'python_env.yaml' does not exist"));
-    write_file(f->dir, "python_env.yaml", "python: 3.11\n");
+    testutil_write_file(f->dir, "python_env.yaml", "python: 3.11\n", 0);
     assert_string_equal(parse_error("python_env: python_env.yaml\n", f->dir), "");
 
     m = parse_error("entry_points:\n  main:\n    command: [a, b]\n", NULL);
@@ -382,7 +356,7 @@ static void test_local_run_end_to_end(void **state)
     struct mlflow_submitted_run *sr = NULL;
     char expect[1024], pwned[1024];
 
-    write_file(proj, "MLproject", SHOW_MLPROJECT);
+    testutil_write_file(proj, "MLproject", SHOW_MLPROJECT, 0);
     assert_int_equal(mlflow_run_project(proj, &o, &sr), 0);
     assert_non_null(sr);
     assert_int_equal(mlflow_submitted_run_status(sr), MLFLOW_RUN_STATUS_FINISHED);
@@ -427,7 +401,7 @@ static void test_failing_command_marks_run_failed(void **state)
     struct mlflow_project_opts o = {.entry_point = "fail", .tracking_uri = f->uri};
     struct mlflow_submitted_run *sr = NULL;
 
-    write_file(proj, "MLproject", SHOW_MLPROJECT);
+    testutil_write_file(proj, "MLproject", SHOW_MLPROJECT, 0);
     assert_int_equal(mlflow_run_project(proj, &o, &sr), MLFLOW_INTERNAL_ERROR);
     assert_non_null(strstr(mlflow_last_error(), "failed"));
     assert_non_null(sr);
@@ -458,7 +432,7 @@ static void test_child_logs_into_the_run_and_keeps_its_status(void **state)
     snprintf(yaml, sizeof yaml,
              "entry_points:\n  main:\n    parameters: {loss: float}\n"
              "    command: \"'%s' --child {loss}\"\n", self_exe);
-    write_file(proj, "MLproject", yaml);
+    testutil_write_file(proj, "MLproject", yaml, 0);
     o.parameters = &kv;
     o.n_parameters = 1;
     assert_int_equal(mlflow_run_project(proj, &o, &sr), 0);
@@ -483,8 +457,8 @@ static void test_async_cancel_kills_the_process_group(void **state)
     bool ok = true;
 
     /* The sleep is a grandchild: cancel must reach the whole group. */
-    write_file(proj, "MLproject",
-               "entry_points:\n  main:\n    command: \"sleep 30; touch late.txt\"\n");
+    testutil_write_file(proj, "MLproject",
+                        "entry_points:\n  main:\n    command: \"sleep 30; touch late.txt\"\n", 0);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     assert_int_equal(mlflow_run_project(proj, &o, &sr), 0);
     assert_int_equal(mlflow_submitted_run_status(sr), MLFLOW_RUN_STATUS_RUNNING);
@@ -513,7 +487,8 @@ static void test_async_wait_reports_success(void **state)
     struct mlflow_submitted_run *sr = NULL;
     bool ok = false;
 
-    write_file(proj, "MLproject", "entry_points:\n  main:\n    command: \"sleep 0.2\"\n");
+    testutil_write_file(proj, "MLproject", "entry_points:\n  main:\n    command: \"sleep 0.2\"\n",
+                        0);
     assert_int_equal(mlflow_run_project(proj, &o, &sr), 0);
     assert_int_equal(mlflow_submitted_run_wait(sr, &ok), 0);
     assert_true(ok);
@@ -544,20 +519,20 @@ static void test_git_versions_and_subdirectory(void **state)
     snprintf(repo, sizeof repo, "%s", subdir(f, "repo"));
     snprintf(out, sizeof out, "%s/out.txt", f->dir);
     ((struct mlflow_kv *)&kv)->value = out;
-    write_file(repo, "MLproject",
-               "entry_points:\n  main:\n    parameters: {out: string}\n"
-               "    command: \"cat version.txt > {out}\"\n");
-    write_file(repo, "version.txt", "v1");
-    sh("cd '%s' && " GIT " init -q && " GIT " add -A && " GIT " commit -qm v1 && " GIT
-       " tag v1 && " GIT " rev-parse HEAD > ../v1.sha", repo);
-    sh("cd '%s' && " GIT " checkout -qb feature && echo -n feature > version.txt && " GIT
-       " commit -qam f && " GIT " checkout -q main && echo -n v2 > version.txt && " GIT
-       " commit -qam v2", repo);
+    testutil_write_file(repo, "MLproject",
+                        "entry_points:\n  main:\n    parameters: {out: string}\n"
+                        "    command: \"cat version.txt > {out}\"\n", 0);
+    testutil_write_file(repo, "version.txt", "v1", 0);
+    testutil_sh("cd '%s' && " GIT " init -q && " GIT " add -A && " GIT " commit -qm v1 && " GIT
+                " tag v1 && " GIT " rev-parse HEAD > ../v1.sha", repo);
+    testutil_sh("cd '%s' && " GIT " checkout -qb feature && echo -n feature > version.txt && " GIT
+                " commit -qam f && " GIT " checkout -q main && echo -n v2 > version.txt && " GIT
+                " commit -qam v2", repo);
     mkdir(strcat(strcpy(uri, repo), "/sub"), 0755);
-    write_file(uri, "MLproject",
-               "entry_points:\n  main:\n    parameters: {out: string}\n"
-               "    command: \"echo -n sub > {out}\"\n");
-    sh("cd '%s' && " GIT " add -A && " GIT " commit -qm sub", repo);
+    testutil_write_file(uri, "MLproject",
+                        "entry_points:\n  main:\n    parameters: {out: string}\n"
+                        "    command: \"echo -n sub > {out}\"\n", 0);
+    testutil_sh("cd '%s' && " GIT " add -A && " GIT " commit -qm sub", repo);
     snprintf(commit_v1, sizeof commit_v1, "%.40s", read_text(f->dir, "v1.sha"));
 
     /* A tag: checked out in a clone; the commit is recorded, no branch. */
@@ -593,7 +568,7 @@ static void test_git_versions_and_subdirectory(void **state)
     /* A bare repository is cloned: its default branch, or a version. */
     char bare[1100];
     snprintf(bare, sizeof bare, "%s/bare.git", f->dir);
-    sh(GIT " clone -q --bare '%s' '%s'", repo, bare);
+    testutil_sh(GIT " clone -q --bare '%s' '%s'", repo, bare);
     o.version = NULL;
     assert_int_equal(mlflow_run_project(bare, &o, &sr), 0);
     assert_string_equal(read_text(f->dir, "out.txt"), "v2");
@@ -667,10 +642,12 @@ static void test_zip_archive(void **state)
 
     snprintf(storage, sizeof storage, "%s/storage", f->dir);
     o.storage_dir = storage;
-    write_file(proj, "MLproject", "entry_points:\n  main:\n    command: \"echo -n zipped > "
-                                  "\\\"$OUT\\\"\"\n");
+    testutil_write_file(proj, "MLproject",
+                        "entry_points:\n  main:\n    command: \"echo -n zipped > "
+                        "\\\"$OUT\\\"\"\n",
+                        0);
     snprintf(zip, sizeof zip, "%s/p.zip", f->dir);
-    sh("cd '%s' && zip -q '%s' MLproject", proj, zip);
+    testutil_sh("cd '%s' && zip -q '%s' MLproject", proj, zip);
     char outenv[1100];
     snprintf(outenv, sizeof outenv, "%s/out.txt", f->dir);
     setenv("OUT", outenv, 1);
@@ -688,7 +665,7 @@ static void test_refused_options_and_environments(void **state)
     struct mlflow_project_opts o = {.tracking_uri = f->uri};
     struct mlflow_submitted_run *sr = NULL;
 
-    write_file(proj, "MLproject", "entry_points:\n  main: {command: 'true'}\n");
+    testutil_write_file(proj, "MLproject", "entry_points:\n  main: {command: 'true'}\n", 0);
     o.backend = "kubernetes";
     assert_int_equal(mlflow_run_project(proj, &o, &sr), MLFLOW_NOT_IMPLEMENTED);
     o.backend = NULL;
@@ -703,7 +680,7 @@ static void test_refused_options_and_environments(void **state)
     assert_int_equal(mlflow_run_project(proj, &o, &sr), MLFLOW_INVALID_PARAMETER_VALUE);
     /* A conda project never silently runs in the current environment. */
     o.env_manager = NULL;
-    write_file(proj, "conda.yaml", "name: x\n");
+    testutil_write_file(proj, "conda.yaml", "name: x\n", 0);
     assert_int_not_equal(mlflow_run_project(proj, &o, &sr), 0);
     assert_non_null(strstr(mlflow_last_error(), "conda"));
     o.env_manager = "local";
@@ -722,11 +699,12 @@ static void test_virtualenv_and_docker_env(void **state)
 
     snprintf(storage, sizeof storage, "%s/storage", f->dir);
     o.storage_dir = storage;
-    write_file(proj, "MLproject",
-               "python_env: python_env.yaml\n"
-               "entry_points:\n  main:\n"
-               "    command: \"python -c 'import sys; print(sys.prefix)' > prefix.txt\"\n");
-    write_file(proj, "python_env.yaml", "dependencies: []\n");
+    testutil_write_file(proj, "MLproject",
+                        "python_env: python_env.yaml\n"
+                        "entry_points:\n  main:\n"
+                        "    command: \"python -c 'import sys; print(sys.prefix)' > prefix.txt\"\n",
+                        0);
+    testutil_write_file(proj, "python_env.yaml", "dependencies: []\n", 0);
     assert_int_equal(mlflow_run_project(proj, &o, &sr), 0);
     /* The command ran inside a new venv under the storage dir. */
     prefix = read_text(proj, "prefix.txt");
@@ -740,7 +718,7 @@ static void test_virtualenv_and_docker_env(void **state)
     mlflow_submitted_run_free(sr);
 
     /* A Python version we cannot provide is refused, not replaced. */
-    write_file(proj, "python_env.yaml", "python: \"2.7\"\ndependencies: []\n");
+    testutil_write_file(proj, "python_env.yaml", "python: \"2.7\"\ndependencies: []\n", 0);
     assert_int_equal(mlflow_run_project(proj, &o, &sr), MLFLOW_INVALID_PARAMETER_VALUE);
     assert_non_null(strstr(mlflow_last_error(), "asks for Python 2.7"));
     /* Without --env-manager, a python_env project gets a virtualenv too. */
@@ -753,8 +731,8 @@ static void test_virtualenv_and_docker_env(void **state)
     /* docker_env that cannot run (no name to tag the image with; no docker
      * or no engine): refused with the reason, before any run exists.
      * test_project_envs.c runs docker_env projects. */
-    write_file(proj, "MLproject", "docker_env: {image: debian}\n"
-                                  "entry_points:\n  main: {command: 'true'}\n");
+    testutil_write_file(proj, "MLproject", "docker_env: {image: debian}\n"
+                                           "entry_points:\n  main: {command: 'true'}\n", 0);
     o.env_manager = NULL;
     assert_int_not_equal(mlflow_run_project(proj, &o, &sr), 0);
     assert_null(sr);

@@ -343,6 +343,13 @@ static void expect_ok(int rc)
         fail_msg("call failed: %s", mlflow_last_error());
 }
 
+/* Files above 6 MiB go up in parts of 5 MiB, S3's smallest part. */
+static void multipart_sizes(void)
+{
+    setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "6291456", 1);
+    setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", "5242880", 1);
+}
+
 /* ---- direct client ---- */
 
 static void test_log_list_download_delete(void **state)
@@ -515,8 +522,7 @@ static void test_multipart_upload(void **state)
     (void)state;
     struct fx f;
     fx_open(&f, BUCKET);
-    setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "6291456", 1);
-    setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", "5242880", 1);
+    multipart_sizes();
     const size_t n = (12u << 20) + 123;
     char p[800];
     snprintf(p, sizeof p, "%s/in/big.bin", f.dir);
@@ -555,8 +561,7 @@ static void test_multipart_failure_aborts(void **state)
     (void)state;
     struct fx f;
     fx_open(&f, BUCKET);
-    setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "6291456", 1);
-    setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", "5242880", 1);
+    multipart_sizes();
     char p[800];
     snprintf(p, sizeof p, "%s/in/fail-part-2.bin", f.dir);
     write_big(p, 11u << 20, 9);
@@ -692,6 +697,35 @@ static char *server_get(int port, const char *run_id, const char *path, int *sta
     return body;
 }
 
+/* An in-process server with o, a REST client to it, and a fresh run in a
+ * new experiment named exp_name. */
+struct srv_fx {
+    struct ht_server h;
+    struct mlflow_client *c;
+    char *exp;
+    struct mlflow_run *run;
+};
+
+static void srv_open(struct srv_fx *s, const struct mlflow__server_opts *o, const char *exp_name)
+{
+    assert_int_equal(ht_start(&s->h, o), 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", s->h.port);
+    assert_int_equal(mlflow_client_open(url, &s->c), 0);
+    s->exp = NULL;
+    s->run = NULL;
+    expect_ok(mlflow_client_create_experiment(s->c, exp_name, NULL, &s->exp));
+    expect_ok(mlflow_client_create_run(s->c, s->exp, NULL, &s->run));
+}
+
+static void srv_close(struct srv_fx *s)
+{
+    mlflow_run_free(s->run);
+    mlflow_free(s->exp);
+    mlflow_client_close(s->c);
+    ht_stop(&s->h);
+}
+
 static bool dir_empty(const char *path)
 {
     DIR *d = opendir(path);
@@ -725,20 +759,13 @@ static void test_server_proxies_to_s3(void **state)
     snprintf(dest, sizeof dest, "s3://" BUCKET "/proxied-%.12s/", hex);
     struct mlflow__server_opts o = {.serve_artifacts = true, .workers = 4,
                                     .artifacts_destination = dest};
-    struct ht_server h;
-    assert_int_equal(ht_start(&h, &o), 0);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", h.port);
-    struct mlflow_client *c;
-    assert_int_equal(mlflow_client_open(url, &c), 0);
-    char *exp = NULL;
-    struct mlflow_run *run = NULL;
-    expect_ok(mlflow_client_create_experiment(c, "proxied", NULL, &exp));
-    expect_ok(mlflow_client_create_run(c, exp, NULL, &run));
-    const char *rid = run->info.run_id;
+    struct srv_fx s;
+    srv_open(&s, &o, "proxied");
+    struct mlflow_client *c = s.c;
+    const char *exp = s.exp, *rid = s.run->info.run_id;
     char want_uri[300];
     snprintf(want_uri, sizeof want_uri, "mlflow-artifacts:/%s/%s/artifacts", exp, rid);
-    assert_string_equal(run->info.artifact_uri, want_uri);
+    assert_string_equal(s.run->info.artifact_uri, want_uri);
 
     char p[800];
     snprintf(p, sizeof p, "%s/in/model.txt", tmp);
@@ -751,8 +778,7 @@ static void test_server_proxies_to_s3(void **state)
     snprintf(p, sizeof p, "%s/in/tree", tmp);
     expect_ok(mlflow_client_log_artifacts(c, rid, p, "tree"));
     /* A large one, which the server sends on to S3 in parts. */
-    setenv("MLFLOW_MULTIPART_UPLOAD_MINIMUM_FILE_SIZE", "6291456", 1);
-    setenv("MLFLOW_MULTIPART_UPLOAD_CHUNK_SIZE", "5242880", 1);
+    multipart_sizes();
     const size_t big = (11u << 20) + 7;
     snprintf(p, sizeof p, "%s/in/big.bin", tmp);
     write_big(p, big, 5);
@@ -793,16 +819,16 @@ static void test_server_proxies_to_s3(void **state)
     assert_big(p, big, 5);
 
     /* The tracking service's routes (the UI's) read S3 too. */
-    char *body = server_list(h.port, rid, "tree");
+    char *body = server_list(s.h.port, rid, "tree");
     assert_non_null(strstr(body, "\"tree/deep\""));
     assert_non_null(strstr(body, "\"tree/x y.txt\""));
     free(body);
     int status;
-    body = server_get(h.port, rid, "model.txt", &status);
+    body = server_get(s.h.port, rid, "model.txt", &status);
     assert_int_equal(status, 200);
     assert_string_equal(body, "proxied hello");
     free(body);
-    body = server_get(h.port, rid, "nope.txt", &status);
+    body = server_get(s.h.port, rid, "nope.txt", &status);
     assert_int_equal(status, 404);
     free(body);
 
@@ -811,21 +837,18 @@ static void test_server_proxies_to_s3(void **state)
     char target[512];
     snprintf(target, sizeof target, "/api/2.0/mlflow-artifacts/artifacts/%s/%s/artifacts/model.txt",
              exp, rid);
-    assert_int_equal(ht_request(h.port, "DELETE", target, NULL, NULL, &r), 0);
+    assert_int_equal(ht_request(s.h.port, "DELETE", target, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     ht_resp_free(&r);
     snprintf(target, sizeof target, "/api/2.0/mlflow-artifacts/artifacts/%s/%s/artifacts/tree",
              exp, rid);
-    assert_int_equal(ht_request(h.port, "DELETE", target, NULL, NULL, &r), 0);
+    assert_int_equal(ht_request(s.h.port, "DELETE", target, NULL, NULL, &r), 0);
     assert_int_equal(r.status, 200);
     ht_resp_free(&r);
     listing(c, rid, NULL, got, sizeof got);
     assert_string_equal(got, "");
 
-    mlflow_run_free(run);
-    mlflow_free(exp);
-    mlflow_client_close(c);
-    ht_stop(&h);
+    srv_close(&s);
     /* Nothing of the transfers is left in the spool, nor the spool. */
     assert_true(dir_empty(spool_root));
     if (old_tmpdir) {
@@ -852,36 +875,26 @@ static void test_server_default_root_s3(void **state)
     snprintf(root, sizeof root, "s3://" BUCKET "/direct-%.12s", hex);
     struct mlflow__server_opts o = {.serve_artifacts = false, .workers = 4,
                                     .default_artifact_root = root};
-    struct ht_server h;
-    assert_int_equal(ht_start(&h, &o), 0);
-    char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", h.port);
-    struct mlflow_client *c;
-    assert_int_equal(mlflow_client_open(url, &c), 0);
-    char *exp = NULL;
-    struct mlflow_run *run = NULL;
-    expect_ok(mlflow_client_create_experiment(c, "direct", NULL, &exp));
-    expect_ok(mlflow_client_create_run(c, exp, NULL, &run));
-    const char *rid = run->info.run_id;
+    struct srv_fx s;
+    srv_open(&s, &o, "direct");
+    struct mlflow_client *c = s.c;
+    const char *exp = s.exp, *rid = s.run->info.run_id;
     char want[400];
     snprintf(want, sizeof want, "%s/%s/%s/artifacts", root, exp, rid);
-    assert_string_equal(run->info.artifact_uri, want);
+    assert_string_equal(s.run->info.artifact_uri, want);
     expect_ok(mlflow_client_log_text(c, rid, "direct!", "d/t.txt"));
     char got[256];
     listing(c, rid, "d", got, sizeof got);
     assert_string_equal(got, "d/t.txt:7");
-    char *body = server_list(h.port, rid, "d");
+    char *body = server_list(s.h.port, rid, "d");
     assert_non_null(strstr(body, "\"d/t.txt\""));
     free(body);
     int status;
-    body = server_get(h.port, rid, "d/t.txt", &status);
+    body = server_get(s.h.port, rid, "d/t.txt", &status);
     assert_int_equal(status, 200);
     assert_string_equal(body, "direct!");
     free(body);
-    mlflow_run_free(run);
-    mlflow_free(exp);
-    mlflow_client_close(c);
-    ht_stop(&h);
+    srv_close(&s);
 }
 
 /* ---- XML edge cases, no server needed ---- */

@@ -49,6 +49,27 @@ static void get(struct ht_server *h, const char *method, const char *target,
     assert_int_equal(ht_request(h->port, method, target, headers, NULL, r), 0);
 }
 
+/* A request whose answer must have this status; nothing else is looked at. */
+static void expect_status(struct ht_server *h, const char *method, const char *target,
+                          const char *headers, int status)
+{
+    struct ht_resp r;
+    get(h, method, target, headers, &r);
+    assert_int_equal(r.status, status);
+    ht_resp_free(&r);
+}
+
+/* A request whose answer must have this status and exactly this body. */
+static void expect_body(struct ht_server *h, const char *method, const char *target,
+                        const char *headers, int status, const char *body)
+{
+    struct ht_resp r;
+    get(h, method, target, headers, &r);
+    assert_int_equal(r.status, status);
+    assert_string_equal(r.body, body);
+    ht_resp_free(&r);
+}
+
 static void assert_header(const struct ht_resp *r, const char *name, const char *want)
 {
     char buf[1024];
@@ -78,10 +99,7 @@ static void test_index_and_headers(void **state)
     assert_header(&r, "Content-Encoding", NULL);
     ht_resp_free(&r);
 
-    get(&h, "GET", "/index.html", NULL, &r);
-    assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, (const char *)index_html);
-    ht_resp_free(&r);
+    expect_body(&h, "GET", "/index.html", NULL, 200, (const char *)index_html);
 
     /* Hashed bundle files are cached for good, with their own type. */
     get(&h, "GET", "/app-ABCD2345.js", NULL, &r);
@@ -99,13 +117,8 @@ static void test_index_and_headers(void **state)
     ht_resp_free(&r);
 
     /* The API is untouched. */
-    get(&h, "GET", "/health", NULL, &r);
-    assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, "OK");
-    ht_resp_free(&r);
-    get(&h, "GET", "/api/2.0/mlflow/no/such/route", NULL, &r);
-    assert_int_equal(r.status, 404);
-    ht_resp_free(&r);
+    expect_body(&h, "GET", "/health", NULL, 200, "OK");
+    expect_status(&h, "GET", "/api/2.0/mlflow/no/such/route", NULL, 404);
     ht_stop(&h);
 }
 
@@ -129,10 +142,7 @@ static void test_exact_names_only(void **state)
         ht_resp_free(&r);
     }
     /* Writes to UI paths are not a thing. */
-    struct ht_resp r;
-    get(&h, "POST", "/", NULL, &r);
-    assert_int_equal(r.status, 404);
-    ht_resp_free(&r);
+    expect_status(&h, "POST", "/", NULL, 404);
     ht_stop(&h);
 }
 
@@ -155,18 +165,10 @@ static void test_revalidation(void **state)
         assert_header(&r, "Cache-Control", "no-cache");
         ht_resp_free(&r);
     }
-    struct ht_resp r;
-    get(&h, "GET", "/", "If-None-Match: \"ix0\"\r\n", &r);
-    assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, (const char *)index_html);
-    ht_resp_free(&r);
+    expect_body(&h, "GET", "/", "If-None-Match: \"ix0\"\r\n", 200, (const char *)index_html);
     /* The gzip copy is another representation with its own validator. */
-    get(&h, "GET", "/", "If-None-Match: \"ix1\"\r\nAccept-Encoding: gzip\r\n", &r);
-    assert_int_equal(r.status, 200);
-    ht_resp_free(&r);
-    get(&h, "GET", "/", "If-None-Match: \"ix1-gz\"\r\nAccept-Encoding: gzip\r\n", &r);
-    assert_int_equal(r.status, 304);
-    ht_resp_free(&r);
+    expect_status(&h, "GET", "/", "If-None-Match: \"ix1\"\r\nAccept-Encoding: gzip\r\n", 200);
+    expect_status(&h, "GET", "/", "If-None-Match: \"ix1-gz\"\r\nAccept-Encoding: gzip\r\n", 304);
     ht_stop(&h);
 }
 
@@ -232,9 +234,7 @@ static void test_head(void **state)
     assert_int_equal(r.status, 200);
     assert_int_equal(r.len, 0);
     ht_resp_free(&r);
-    get(&h, "HEAD", "/api/2.0/mlflow/runs/log-metric", NULL, &r);
-    assert_int_equal(r.status, 405);
-    ht_resp_free(&r);
+    expect_status(&h, "HEAD", "/api/2.0/mlflow/runs/log-metric", NULL, 405);
     ht_stop(&h);
 }
 
@@ -254,12 +254,8 @@ static void test_static_prefix(void **state)
     assert_string_equal(r.body, (const char *)index_html);
     assert_header(&r, "Content-Security-Policy", CSP);
     ht_resp_free(&r);
-    get(&h, "GET", "/pfx/app-ABCD2345.js", NULL, &r);
-    assert_int_equal(r.status, 200);
-    ht_resp_free(&r);
-    get(&h, "GET", "/pfx/ajax-api/2.0/mlflow/experiments/get?experiment_id=0", NULL, &r);
-    assert_int_equal(r.status, 200);
-    ht_resp_free(&r);
+    expect_status(&h, "GET", "/pfx/app-ABCD2345.js", NULL, 200);
+    expect_status(&h, "GET", "/pfx/ajax-api/2.0/mlflow/experiments/get?experiment_id=0", NULL, 200);
     static const char *const outside[] = {"/", "/app-ABCD2345.js", "/pfxapp-ABCD2345.js",
                                           "/other/"};
     for (size_t i = 0; i < MLFLOW_ARRAY_LEN(outside); i++) {
@@ -276,10 +272,7 @@ static void test_no_ui(void **state)
 {
     struct ht_server h;
     assert_int_equal(ht_start(&h, NULL), 0);
-    struct ht_resp r;
-    get(&h, "GET", "/", NULL, &r);
-    assert_int_equal(r.status, 404);
-    ht_resp_free(&r);
+    expect_status(&h, "GET", "/", NULL, 404);
     ht_stop(&h);
 }
 
@@ -330,17 +323,12 @@ static void test_dev_dir(void **state)
 
     char inm[200];
     snprintf(inm, sizeof inm, "If-None-Match: %s\r\n", etag1);
-    get(&h, "GET", "/", inm, &r);
-    assert_int_equal(r.status, 304);
-    ht_resp_free(&r);
+    expect_status(&h, "GET", "/", inm, 304);
 
     /* A rebuild is seen at once, under a new validator. */
     snprintf(path, sizeof path, "%s/index.html", dir);
     write_file(path, "<p>dev v2</p>");
-    get(&h, "GET", "/", inm, &r);
-    assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, "<p>dev v2</p>");
-    ht_resp_free(&r);
+    expect_body(&h, "GET", "/", inm, 200, "<p>dev v2</p>");
 
     get(&h, "GET", "/sub/a.css", NULL, &r);
     assert_int_equal(r.status, 200);
@@ -349,9 +337,7 @@ static void test_dev_dir(void **state)
     ht_resp_free(&r);
 
     /* The embedded table is not consulted when a directory is given. */
-    get(&h, "GET", "/app-ABCD2345.js", NULL, &r);
-    assert_int_equal(r.status, 404);
-    ht_resp_free(&r);
+    expect_status(&h, "GET", "/app-ABCD2345.js", NULL, 404);
 
     static const char *const refused[] = {
         "/link.txt",          "/linkdir/secret.txt",   "/fifo",       "/sub",
@@ -374,10 +360,7 @@ static void test_dev_dir(void **state)
     assert_int_equal(mkdir(dir, 0777), 0);
     snprintf(path, sizeof path, "%s/index.html", dir);
     write_file(path, "<p>dev v3</p>");
-    get(&h, "GET", "/", NULL, &r);
-    assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, "<p>dev v3</p>");
-    ht_resp_free(&r);
+    expect_body(&h, "GET", "/", NULL, 200, "<p>dev v3</p>");
     ht_stop(&h);
 
     /* A directory that is not there stops the server from starting. */

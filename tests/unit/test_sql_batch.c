@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "pgutil.h"
 #include "store/store.h"
 #include "testutil.h"
 
@@ -43,65 +44,22 @@ struct fx {
     struct mlflow_client *c;
 };
 
-#define OK(expr)                                                                             \
-    do {                                                                                     \
-        int rc_ = (expr);                                                                    \
-        if (rc_ != MLFLOW_OK)                                                                \
-            fail_msg("%s: %s (%s)", #expr, mlflow_error_name(rc_), mlflow_last_error());     \
-    } while (0)
-
-static void ignore_notice(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-static int pg_server(char *buf, size_t size)
-{
-    const char *env = getenv("MLFLOW_TEST_PG_URI");
-    if (env && *env) {
-        snprintf(buf, size, "%s", env);
-        return 0;
-    }
-    const char *file = getenv("MLFLOW_TEST_PG_URI_FILE");
-    FILE *f = file ? fopen(file, "r") : NULL;
-    if (!f) {
-        fprintf(stderr, "no PostgreSQL server: set MLFLOW_TEST_PG_URI or run through ctest\n");
-        return -1;
-    }
-    bool ok = fgets(buf, (int)size, f) != NULL;
-    fclose(f);
-    buf[strcspn(buf, "\r\n")] = '\0';
-    return ok && *buf ? 0 : -1;
-}
-
 static int setup(void **state)
 {
-    static unsigned counter;
     struct fx *fx = calloc(1, sizeof *fx);
     if (!fx)
         return -1;
     fx->pg = strcmp((const char *)*state, "postgres") == 0;
     if (fx->pg) {
         char server[1024];
-        if (pg_server(server, sizeof server) != 0)
+        if (pgutil_server_uri(server, sizeof server) != 0)
             return -1;
-        fx->admin = PQconnectdb(server);
-        if (PQstatus(fx->admin) != CONNECTION_OK) {
-            fprintf(stderr, "cannot connect to %s: %s", server, PQerrorMessage(fx->admin));
+        fx->admin = pgutil_connect(server);
+        if (!fx->admin)
             return -1;
-        }
-        PQsetNoticeProcessor(fx->admin, ignore_notice, NULL);
-        snprintf(fx->schema, sizeof fx->schema, "batch_%ld_%u", (long)getpid(), ++counter);
-        char sql[128];
-        snprintf(sql, sizeof sql, "CREATE SCHEMA %s", fx->schema);
-        PGresult *res = PQexec(fx->admin, sql);
-        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-        if (!ok)
+        if (!pgutil_create_schema(fx->admin, "batch", fx->schema, sizeof fx->schema))
             return -1;
-        snprintf(fx->uri, sizeof fx->uri, "%s%coptions=-csearch_path%%3D%s", server,
-                 strchr(server, '?') ? '&' : '?', fx->schema);
+        pgutil_schema_uri(fx->uri, sizeof fx->uri, server, fx->schema);
     } else {
         fx->dir = testutil_mkdtemp("mlflow-sql-batch");
         if (!fx->dir)
@@ -121,9 +79,7 @@ static int teardown(void **state)
     struct fx *fx = *state;
     mlflow_client_close(fx->c);
     if (fx->pg) {
-        char sql[128];
-        snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", fx->schema);
-        PQclear(PQexec(fx->admin, sql));
+        pgutil_drop_schema(fx->admin, fx->schema);
         PQfinish(fx->admin);
     } else {
         testutil_rm_rf(fx->dir);

@@ -62,13 +62,6 @@ static int teardown(void **state)
     return 0;
 }
 
-#define OK(expr)                                                                             \
-    do {                                                                                     \
-        int rc_ = (expr);                                                                    \
-        if (rc_ != MLFLOW_OK)                                                                \
-            fail_msg("%s: %s (%s)", #expr, mlflow_error_name(rc_), mlflow_last_error());     \
-    } while (0)
-
 static void new_run(struct mlflow_client *c, const char *exp, const char *name, int64_t start,
                     char id[40])
 {
