@@ -201,10 +201,26 @@ static int input_row(void *ctx, const struct mlflow__sql_row *row)
     return x->oom ? MLFLOW_RESOURCE_EXHAUSTED : MLFLOW_OK;
 }
 
+static int found_row(void *ctx, const struct mlflow__sql_row *row)
+{
+    (void)row;
+    *(bool *)ctx = true;
+    return MLFLOW_OK;
+}
+
 int mlflow__sql_load_run_inputs(struct mlflow__sql_store *st, struct mlflow__sql_conn *c,
                                 struct mlflow__arena *a, struct mlflow_run *runs, size_t n,
                                 struct mlflow_error *err)
 {
+    /* One indexed query per run below; most stores hold no inputs at all,
+     * and then a search of 50k runs must not pay 50k queries. */
+    bool any = false;
+    int rc = n ? st->drv->exec(c,
+                               "SELECT 1 FROM inputs WHERE destination_type = 'RUN' LIMIT 1",
+                               NULL, 0, found_row, &any, NULL, err)
+               : MLFLOW_OK;
+    if (rc || !any)
+        return rc;
     char sql[1024];
     const char *coll = st->drv->binary_collation;
     snprintf(sql, sizeof sql,
@@ -215,7 +231,6 @@ int mlflow__sql_load_run_inputs(struct mlflow__sql_store *st, struct mlflow__sql
              "WHERE i.destination_type = 'RUN' AND i.source_type = 'DATASET' AND "
              "i.destination_id = ? ORDER BY d.name%s, d.digest%s, i.input_uuid, t.name%s",
              coll, coll, coll);
-    int rc = MLFLOW_OK;
     for (size_t i = 0; !rc && i < n; i++) {
         struct input_rows x = {.drv = st->drv, .a = a};
         struct mlflow__sql_value p = MLFLOW__SQL_TEXTV(runs[i].info.run_id);
