@@ -7,9 +7,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const struct {
     const char *scheme;
@@ -134,5 +137,50 @@ int mlflow__artifacts_log_path(const char *root_uri, const char *local_path,
         return mlflow__oom(err);
     rc = log_tree(repo, root_uri, local_path, sub, 0, err);
     mlflow__free(sub);
+    return rc;
+}
+
+int mlflow__download_begin(struct mlflow__download *d, const char *dst, struct mlflow_error *err)
+{
+    *d = (struct mlflow__download){.fd = -1, .dst = dst};
+    const char *slash = strrchr(dst, '/');
+    char *dir = slash ? mlflow__strndup(dst, (size_t)(slash - dst)) : mlflow__strdup(".");
+    if (!dir)
+        return mlflow__oom(err);
+    int rc = MLFLOW_OK, e = mlflow__mkdirs(dir);
+    if (e)
+        rc = mlflow__seterr_sys(err, e, "Cannot create '%s'", dir);
+    if (!rc && !(d->tmp = mlflow__malloc(strlen(dir) + 32)))
+        rc = mlflow__oom(err);
+    if (!rc) {
+        sprintf(d->tmp, "%s/.mlflow-download-XXXXXX", dir);
+        if ((d->fd = mkostemp(d->tmp, O_CLOEXEC)) < 0)
+            rc = mlflow__seterr_sys(err, errno, "Cannot create a file in '%s'", dir);
+    }
+    mlflow__free(dir);
+    if (rc) {
+        mlflow__free(d->tmp);
+        d->tmp = NULL;
+    }
+    return rc;
+}
+
+int mlflow__download_end(struct mlflow__download *d, int rc, struct mlflow_error *err)
+{
+    if (d->fd >= 0) {
+        mode_t um = umask(0);
+        umask(um);
+        if (!rc && fchmod(d->fd, 0666 & ~um) != 0)
+            rc = mlflow__seterr_sys(err, errno, "Cannot set the mode of '%s'", d->dst);
+        if (close(d->fd) != 0 && !rc)
+            rc = mlflow__seterr_sys(err, errno, "Cannot write '%s'", d->dst);
+        if (!rc && rename(d->tmp, d->dst) != 0)
+            rc = mlflow__seterr_sys(err, errno, "Cannot move the download into '%s'", d->dst);
+        if (rc)
+            unlink(d->tmp);
+        d->fd = -1;
+    }
+    mlflow__free(d->tmp);
+    d->tmp = NULL;
     return rc;
 }

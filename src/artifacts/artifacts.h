@@ -46,6 +46,22 @@ MLFLOW_INTERNAL int mlflow__artifacts_log_path(const char *root_uri, const char 
                                                const char *artifact_path, bool contents_only,
                                                struct mlflow_error *err);
 
+/* A download into the file dst goes through a temporary file beside it
+ * (dst's directory is created), renamed over dst only once it is complete,
+ * so an interrupted transfer never leaves a partial file under dst's name. */
+struct mlflow__download {
+    int fd;      /* write the bytes here; -1 when begin failed */
+    char *tmp;   /* the temporary file's path */
+    const char *dst;
+};
+MLFLOW_INTERNAL int mlflow__download_begin(struct mlflow__download *d, const char *dst,
+                                           struct mlflow_error *err);
+/* rc is how the transfer went. On success the file gets a new file's mode
+ * (0666 & ~umask, not mkstemp's 0600) and takes dst's name; otherwise it is
+ * removed. Returns rc, or the first error of finishing. */
+MLFLOW_INTERNAL int mlflow__download_end(struct mlflow__download *d, int rc,
+                                         struct mlflow_error *err);
+
 MLFLOW_INTERNAL extern const struct mlflow__artifact_repo_ops mlflow__local_artifact_repo;
 /* http(s) URLs of an MLflow artifacts service (http.c). */
 MLFLOW_INTERNAL extern const struct mlflow__artifact_repo_ops mlflow__http_artifact_repo;

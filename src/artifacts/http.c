@@ -394,23 +394,8 @@ static int http_list(const char *root_uri, const char *path, struct mlflow_file_
 static int download_file(const char *root_uri, const char *path, const char *dst,
                          struct mlflow_error *err)
 {
-    const char *slash = strrchr(dst, '/');
-    char *dir = slash ? mlflow__strndup(dst, (size_t)(slash - dst)) : mlflow__strdup(".");
-    if (!dir)
-        return mlflow__oom(err);
-    int rc = MLFLOW_OK, e = mlflow__mkdirs(dir);
-    if (e)
-        rc = mlflow__seterr_sys(err, e, "Cannot create '%s'", dir);
-    char *tmp = rc ? NULL : mlflow__malloc(strlen(dir) + 32);
-    if (!rc && !tmp)
-        rc = mlflow__oom(err);
-    int fd = -1;
-    if (!rc) {
-        sprintf(tmp, "%s/.mlflow-download-XXXXXX", dir);
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-            rc = mlflow__seterr_sys(err, errno, "Cannot create a file in '%s'", dir);
-    }
+    struct mlflow__download dl;
+    int rc = mlflow__download_begin(&dl, dst, err);
     struct mlflow__sb url_path = MLFLOW__SB_INIT;
     add_path(&url_path, path, NULL);
     if (!rc && url_path.oom)
@@ -419,30 +404,14 @@ static int download_file(const char *root_uri, const char *path, const char *dst
         struct mlflow__http_request req = MLFLOW__HTTP_REQUEST_INIT;
         req.method = "GET";
         req.path = url_path.buf;
-        req.download_fd = fd;
+        req.download_fd = dl.fd;
         struct mlflow__http_response resp;
         rc = request(root_uri, &req, &resp, err);
         if (!rc)
             mlflow__http_response_release(&resp);
     }
     mlflow__sb_release(&url_path);
-    if (fd >= 0) {
-        /* Artifacts come out as a plain new file would (0666 & ~umask),
-         * not with mkstemp's 0600. */
-        mode_t um = umask(0);
-        umask(um);
-        if (!rc && fchmod(fd, 0666 & ~um) != 0)
-            rc = mlflow__seterr_sys(err, errno, "Cannot set the mode of '%s'", dst);
-        if (close(fd) != 0 && !rc)
-            rc = mlflow__seterr_sys(err, errno, "Cannot write '%s'", dst);
-        if (!rc && rename(tmp, dst) != 0)
-            rc = mlflow__seterr_sys(err, errno, "Cannot move the download into '%s'", dst);
-        if (rc)
-            unlink(tmp);
-    }
-    mlflow__free(tmp);
-    mlflow__free(dir);
-    return rc;
+    return mlflow__download_end(&dl, rc, err);
 }
 
 /* Downloads the directory root/<path> (listed entries only) into dst. */

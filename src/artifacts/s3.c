@@ -1068,36 +1068,15 @@ static int s3_list(const char *root_uri, const char *path, struct mlflow_file_li
  * renamed over dst once the object arrived whole. */
 static int download_file(struct s3 *s, const char *rel, const char *dst, struct mlflow_error *err)
 {
-    const char *slash = strrchr(dst, '/');
-    char *dir = slash ? mlflow__strndup(dst, (size_t)(slash - dst)) : mlflow__strdup(".");
     char *key = key_of(s, rel);
-    char *tmp = dir ? mlflow__malloc(strlen(dir) + 32) : NULL;
-    int rc = dir && key && tmp ? MLFLOW_OK : mlflow__oom(err), e, fd = -1;
-    if (!rc && (e = mlflow__mkdirs(dir)))
-        rc = mlflow__seterr_sys(err, e, "Cannot create '%s'", dir);
-    if (!rc) {
-        sprintf(tmp, "%s/.mlflow-download-XXXXXX", dir);
-        if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-            rc = mlflow__seterr_sys(err, errno, "Cannot create a file in '%s'", dir);
-    }
+    if (!key)
+        return mlflow__oom(err);
+    struct mlflow__download dl;
+    int rc = mlflow__download_begin(&dl, dst, err);
     if (!rc)
-        rc = get_fd(s, key, fd, err);
-    if (fd >= 0) {
-        /* A plain new file's mode (0666 & ~umask), not mkstemp's 0600. */
-        mode_t um = umask(0);
-        umask(um);
-        if (!rc && fchmod(fd, 0666 & ~um) != 0)
-            rc = mlflow__seterr_sys(err, errno, "Cannot set the mode of '%s'", dst);
-        if (close(fd) != 0 && !rc)
-            rc = mlflow__seterr_sys(err, errno, "Cannot write '%s'", dst);
-        if (!rc && rename(tmp, dst) != 0)
-            rc = mlflow__seterr_sys(err, errno, "Cannot move the download into '%s'", dst);
-        if (rc)
-            unlink(tmp);
-    }
-    mlflow__free(tmp);
+        rc = get_fd(s, key, dl.fd, err);
+    rc = mlflow__download_end(&dl, rc, err);
     mlflow__free(key);
-    mlflow__free(dir);
     return rc;
 }
 
