@@ -116,6 +116,11 @@ struct cli_spec {
  */
 int cli_parse(struct cli_ctx *ctx, const struct cli_spec *spec, int argc, char **argv);
 
+/* Whether the option word (e.g. "--experiment-name", "-e"; not "--x=v") takes
+ * the next word as its value, among opts plus the common --tracking-uri.
+ * Commands that take positional arguments use it to tell values from them. */
+bool cli_opt_takes_value(const char *word, const struct cli_opt *opts, size_t n);
+
 /* Prints "<path>: <message>" and a pointer to --help on stderr; returns 2. */
 int cli_usage_error(const struct cli_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

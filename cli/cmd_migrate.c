@@ -13,27 +13,6 @@
 
 #define N_OPTS(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Options that take a value, so the word after them is no URI. */
-static bool takes_value(const char *word, const struct cli_opt *opts, size_t n)
-{
-    if (word[1] == '-') {
-        if (strchr(word, '='))
-            return false;
-        if (strcmp(word + 2, "tracking-uri") == 0)
-            return true;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(word + 2, opts[i].name) == 0)
-                return opts[i].kind != CLI_OPT_FLAG;
-        return false;
-    }
-    if (word[2] != '\0')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (opts[i].short_name == word[1])
-            return opts[i].kind != CLI_OPT_FLAG;
-    return false;
-}
-
 /* Moves the positional words out of argv (cli_parse refuses them) into
  * pos[0..*n_pos), at most max of them counted; returns the new argc. */
 static int take_positionals(int argc, char **argv, const struct cli_opt *opts, size_t n,
@@ -48,7 +27,7 @@ static int take_positionals(int argc, char **argv, const struct cli_opt *opts, s
             only_pos = true;
             continue;
         }
-        if (i > 0 && !only_pos && w[0] == '-' && w[1] && takes_value(w, opts, n) &&
+        if (i > 0 && !only_pos && w[0] == '-' && w[1] && cli_opt_takes_value(w, opts, n) &&
             i + 1 < argc) {
             rest[m++] = argv[i++];
             rest[m++] = argv[i];

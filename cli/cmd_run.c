@@ -20,27 +20,6 @@ static void on_signal(int sig)
     interrupted = sig;
 }
 
-/* Options that take a value, so the word after them is not the URI. */
-static bool takes_value(const char *word, const struct cli_opt *opts, size_t n)
-{
-    if (word[1] == '-') {
-        if (strchr(word, '='))
-            return false;
-        if (strcmp(word + 2, "tracking-uri") == 0)
-            return true;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(word + 2, opts[i].name) == 0)
-                return opts[i].kind != CLI_OPT_FLAG;
-        return false;
-    }
-    if (word[2] != '\0')
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (opts[i].short_name == word[1])
-            return opts[i].kind != CLI_OPT_FLAG;
-    return false;
-}
-
 /* Takes the one positional argument (the URI) out of argv; cli_parse
  * refuses positional words. Returns the new argc. */
 static int take_uri(int argc, char **argv, const struct cli_opt *opts, size_t n,
@@ -56,7 +35,7 @@ static int take_uri(int argc, char **argv, const struct cli_opt *opts, size_t n,
             *uri = argv[++i];
             continue;
         }
-        if (i > 0 && w[0] == '-' && w[1] && takes_value(w, opts, n) && i + 1 < argc) {
+        if (i > 0 && w[0] == '-' && w[1] && cli_opt_takes_value(w, opts, n) && i + 1 < argc) {
             rest[m++] = argv[i++];
             rest[m++] = argv[i];
             continue;

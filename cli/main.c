@@ -597,3 +597,23 @@ int main(int argc, char **argv)
     }
     return finish_output(cmd->fn(&ctx, argc - pos, argv + pos));
 }
+
+bool cli_opt_takes_value(const char *word, const struct cli_opt *opts, size_t n)
+{
+    if (word[1] == '-') {
+        if (strchr(word, '='))
+            return false;
+        if (strcmp(word + 2, "tracking-uri") == 0)
+            return true;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(word + 2, opts[i].name) == 0)
+                return opts[i].kind != CLI_OPT_FLAG;
+        return false;
+    }
+    if (word[2] != '\0')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (opts[i].short_name == word[1])
+            return opts[i].kind != CLI_OPT_FLAG;
+    return false;
+}
