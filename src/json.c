@@ -699,14 +699,29 @@ int mlflow__json_get_string(json_object *obj, const char *field, int flags, cons
     return get_string(obj, field, field, flags, out, present, err);
 }
 
-static int get_int64(json_object *obj, const char *field, const char *shown, int flags,
-                     int64_t *out, bool *present, struct mlflow_error *err)
+/* The member a number is read from, or NULL with *rc set: absent (an error
+ * only when required), or "" where a value is required, which MLflow's proto
+ * parsing treats as unset. */
+static json_object *number_member(json_object *obj, const char *field, const char *shown,
+                                  int flags, bool *present, int *rc, struct mlflow_error *err)
 {
     set_present(present, false);
     json_object *v = mlflow__json_member(obj, field);
-    if (!v || (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0 &&
-               (flags & MLFLOW__JSON_REQUIRED)))
-        return (flags & MLFLOW__JSON_REQUIRED) ? missing(err, shown) : MLFLOW_OK;
+    bool required = flags & MLFLOW__JSON_REQUIRED;
+    if (v && !(required && json_object_is_type(v, json_type_string) &&
+               json_object_get_string_len(v) == 0))
+        return v;
+    *rc = required ? missing(err, shown) : MLFLOW_OK;
+    return NULL;
+}
+
+static int get_int64(json_object *obj, const char *field, const char *shown, int flags,
+                     int64_t *out, bool *present, struct mlflow_error *err)
+{
+    int rc;
+    json_object *v = number_member(obj, field, shown, flags, present, &rc, err);
+    if (!v)
+        return rc;
     int64_t i;
     if (!mlflow__json_as_int64(v, &i))
         return invalid(err, shown, v);
@@ -725,11 +740,10 @@ int mlflow__json_get_int64(json_object *obj, const char *field, int flags, int64
 static int get_double(json_object *obj, const char *field, const char *shown, int flags,
                       double *out, bool *present, struct mlflow_error *err)
 {
-    set_present(present, false);
-    json_object *v = mlflow__json_member(obj, field);
-    if (!v || (json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0 &&
-               (flags & MLFLOW__JSON_REQUIRED)))
-        return (flags & MLFLOW__JSON_REQUIRED) ? missing(err, shown) : MLFLOW_OK;
+    int rc;
+    json_object *v = number_member(obj, field, shown, flags, present, &rc, err);
+    if (!v)
+        return rc;
     double d;
     if (!mlflow__json_as_double(v, &d))
         return invalid(err, shown, v);
