@@ -199,6 +199,13 @@ MLFLOW_INTERNAL const char *mlflow__mime_type(const char *name, bool serving);
 
 /* ---- paths and URIs (uri.c) ---------------------------------------------- */
 
+/* MLflow's append_to_uri_path: base + "/" + a [+ "/" + b], keeping a URI's
+ * query or fragment at the end. Caller frees; NULL when out of memory. */
+MLFLOW_INTERNAL char *mlflow__uri_append(const char *base, const char *a, const char *b);
+/* MLflow's resolve_uri_if_local: a relative path or file: URI made absolute
+ * against the cwd; anything else copied unchanged. Caller frees. */
+MLFLOW_INTERNAL char *mlflow__resolve_uri_if_local(const char *loc);
+
 /* Joins a and b with exactly one '/'. Caller frees. */
 MLFLOW_INTERNAL char *mlflow__path_join(const char *a, const char *b);
 /* Absolute, lexically normalised path of p (relative to the cwd). Caller frees. */

@@ -186,3 +186,49 @@ int mlflow__mkdirs(const char *path)
     mlflow__free(tmp);
     return rc;
 }
+
+char *mlflow__uri_append(const char *base, const char *a, const char *b)
+{
+    size_t path_end = strlen(base);
+    const char *sep = strstr(base, "://");
+    if (sep) {
+        const char *q = strpbrk(sep + 3, "?#");
+        if (q)
+            path_end = (size_t)(q - base);
+    }
+    struct mlflow__sb sb = MLFLOW__SB_INIT;
+    mlflow__sb_add(&sb, base, path_end);
+    if (path_end == 0 || base[path_end - 1] != '/')
+        mlflow__sb_addc(&sb, '/');
+    mlflow__sb_adds(&sb, a);
+    if (b) {
+        mlflow__sb_addc(&sb, '/');
+        mlflow__sb_adds(&sb, b);
+    }
+    mlflow__sb_adds(&sb, base + path_end);
+    return mlflow__sb_detach(&sb);
+}
+
+char *mlflow__resolve_uri_if_local(const char *loc)
+{
+    char scheme[32];
+    mlflow__uri_scheme(loc, scheme, sizeof scheme);
+    if (!scheme[0])
+        return loc[0] == '/' ? mlflow__strdup(loc) : mlflow__abspath(loc);
+    if (strcmp(scheme, "file") != 0)
+        return mlflow__strdup(loc);
+    char *path = mlflow__local_path_from_uri(loc);
+    if (!path || path[0] == '/') {
+        mlflow__free(path);
+        return mlflow__strdup(loc);
+    }
+    char *abs = mlflow__abspath(path);
+    mlflow__free(path);
+    if (!abs)
+        return NULL;
+    struct mlflow__sb sb = MLFLOW__SB_INIT;
+    mlflow__sb_adds(&sb, "file://");
+    mlflow__sb_adds(&sb, abs);
+    mlflow__free(abs);
+    return mlflow__sb_detach(&sb);
+}

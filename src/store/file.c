@@ -191,55 +191,6 @@ int mlflow__fs_find_run(struct file_store *fs, const char *run_id, char *dir, ch
     return mlflow__seterr(err, MLFLOW_RESOURCE_DOES_NOT_EXIST, "Run '%s' not found", run_id);
 }
 
-/* MLflow's append_to_uri_path: path segments joined with '/', keeping any
- * query or fragment of a URI at the end. */
-static char *uri_append(const char *base, const char *a, const char *b)
-{
-    size_t path_end = strlen(base);
-    if (strstr(base, "://")) {
-        const char *q = strpbrk(strstr(base, "://") + 3, "?#");
-        if (q)
-            path_end = (size_t)(q - base);
-    }
-    struct mlflow__sb sb = MLFLOW__SB_INIT;
-    mlflow__sb_add(&sb, base, path_end);
-    if (path_end == 0 || base[path_end - 1] != '/')
-        mlflow__sb_addc(&sb, '/');
-    mlflow__sb_adds(&sb, a);
-    if (b) {
-        mlflow__sb_addc(&sb, '/');
-        mlflow__sb_adds(&sb, b);
-    }
-    mlflow__sb_adds(&sb, base + path_end);
-    return mlflow__sb_detach(&sb);
-}
-
-/* MLflow's resolve_uri_if_local: a relative local path or file: URI becomes
- * absolute; everything else is kept. */
-static char *resolve_uri_if_local(const char *loc)
-{
-    char scheme[32];
-    mlflow__uri_scheme(loc, scheme, sizeof scheme);
-    if (!scheme[0])
-        return loc[0] == '/' ? mlflow__strdup(loc) : mlflow__abspath(loc);
-    if (strcmp(scheme, "file") != 0)
-        return mlflow__strdup(loc);
-    char *path = mlflow__local_path_from_uri(loc);
-    if (!path || path[0] == '/') {
-        mlflow__free(path);
-        return mlflow__strdup(loc);
-    }
-    char *abs = mlflow__abspath(path);
-    mlflow__free(path);
-    if (!abs)
-        return NULL;
-    char *uri = mlflow__malloc(strlen(abs) + 8);
-    if (uri)
-        sprintf(uri, "file://%s", abs);
-    mlflow__free(abs);
-    return uri;
-}
-
 static bool tags_safe(const struct mlflow_kv *kv, size_t n, const char **bad)
 {
     for (size_t i = 0; i < n; i++) {
@@ -366,8 +317,8 @@ static int write_new_experiment(struct file_store *fs, const char *dir, const ch
                                 struct mlflow_error *err)
 {
     int rc;
-    char *loc = artifact_location ? resolve_uri_if_local(artifact_location)
-                                  : uri_append(fs->artifact_root, id, NULL);
+    char *loc = artifact_location ? mlflow__resolve_uri_if_local(artifact_location)
+                                  : mlflow__uri_append(fs->artifact_root, id, NULL);
     if (!loc)
         return mlflow__oom(err);
     int64_t now = mlflow__now_ms();
@@ -821,7 +772,7 @@ static int new_run_dir(const char *exp_path, const struct mlflow_experiment *e, 
     }
     if (!rc && !has_name_tag && run_name[0])
         rc = write_tag(run_dir, 0, RUN_NAME_TAG, run_name, err);
-    char *artifact_uri = rc ? NULL : uri_append(e->artifact_location, run_id, "artifacts");
+    char *artifact_uri = rc ? NULL : mlflow__uri_append(e->artifact_location, run_id, "artifacts");
     if (!rc && !artifact_uri)
         rc = mlflow__oom(err);
     if (!rc) {
@@ -1293,7 +1244,7 @@ static int fs_import_experiment(struct mlflow__store *s, const struct mlflow_exp
     struct mlflow_experiment copy = *e;
     char *loc = NULL;
     if (!rc && !copy.artifact_location) {
-        if (!(loc = uri_append(fs->artifact_root, e->experiment_id, NULL)))
+        if (!(loc = mlflow__uri_append(fs->artifact_root, e->experiment_id, NULL)))
             rc = mlflow__oom(err);
         copy.artifact_location = loc;
     }

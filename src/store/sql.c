@@ -26,34 +26,6 @@
 
 static const char RUN_NAME_TAG[] = "mlflow.runName";
 
-/* ---- URIs (MLflow's append_to_uri_path and resolve_uri_if_local) ---------- */
-
-/* A relative local path (or file: URI) made absolute against the cwd;
- * anything else unchanged. */
-static char *resolve_uri_if_local(const char *loc)
-{
-    char scheme[32];
-    mlflow__uri_scheme(loc, scheme, sizeof scheme);
-    if (!scheme[0])
-        return loc[0] == '/' ? mlflow__strdup(loc) : mlflow__abspath(loc);
-    if (strcmp(scheme, "file") != 0)
-        return mlflow__strdup(loc);
-    char *path = mlflow__local_path_from_uri(loc);
-    if (!path || path[0] == '/') {
-        mlflow__free(path);
-        return mlflow__strdup(loc);
-    }
-    char *abs = mlflow__abspath(path);
-    mlflow__free(path);
-    if (!abs)
-        return NULL;
-    struct mlflow__sb sb = MLFLOW__SB_INIT;
-    mlflow__sb_adds(&sb, "file://");
-    mlflow__sb_adds(&sb, abs);
-    mlflow__free(abs);
-    return mlflow__sb_detach(&sb);
-}
-
 static int no_experiment(const char *id, struct mlflow_error *err)
 {
     return mlflow__seterr(err, MLFLOW_RESOURCE_DOES_NOT_EXIST, "No Experiment with id=%s exists",
@@ -116,7 +88,7 @@ static int create_experiment_tx(struct mlflow__sql_store *st, struct mlflow__sql
     if (!x->location) {
         char idbuf[24];
         mlflow__fmt_int64(id.i, idbuf);
-        char *loc = mlflow__sql_uri_append(st->artifact_root, idbuf, NULL);
+        char *loc = mlflow__uri_append(st->artifact_root, idbuf, NULL);
         if (!loc)
             return mlflow__oom(err);
         struct mlflow__sql_value u[] = {MLFLOW__SQL_TEXTV(loc), MLFLOW__SQL_INTV(id.i)};
@@ -140,7 +112,8 @@ static int sql_create_experiment(struct mlflow__store *s, const char *name,
 {
     struct mlflow__sql_store *st = SQ(s);
     char *loc = NULL;
-    if (artifact_location && *artifact_location && !(loc = resolve_uri_if_local(artifact_location)))
+    if (artifact_location && *artifact_location &&
+        !(loc = mlflow__resolve_uri_if_local(artifact_location)))
         return mlflow__oom(err);
     struct exp_arg x = {.name = name, .location = loc, .tags = tags, .n_tags = n_tags};
     int rc = mlflow__sql_with_tx(st, true, create_experiment_tx, &x, NULL, err);
@@ -481,7 +454,7 @@ static int create_run_tx(struct mlflow__sql_store *st, struct mlflow__sql_conn *
                               x->experiment_id);
     }
     mlflow__uuid_hex(x->new_id);
-    char *uri = mlflow__sql_uri_append(e->artifact_location, x->new_id, "artifacts");
+    char *uri = mlflow__uri_append(e->artifact_location, x->new_id, "artifacts");
     mlflow__obj_free(e);
     if (!uri)
         return mlflow__oom(err);

@@ -218,9 +218,6 @@ MLFLOW_INTERNAL int mlflow__sql_query_cell(struct mlflow__sql_store *st, struct 
                                            const char *sql, const struct mlflow__sql_value *p,
                                            size_t n, struct mlflow__sql_cell *out,
                                            struct mlflow_error *err);
-/* MLflow's append_to_uri_path: base + "/" + a [+ "/" + b], keeping a URI's
- * query or fragment at the end. Caller frees. */
-MLFLOW_INTERNAL char *mlflow__sql_uri_append(const char *base, const char *a, const char *b);
 /* Checks the database behind a new store; creates MLflow's schema in an
  * empty one; refuses (INVALID_STATE, database untouched) anything else. */
 MLFLOW_INTERNAL int mlflow__sql_open_schema(struct mlflow__sql_store *st, struct mlflow_error *err);

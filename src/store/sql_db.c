@@ -199,29 +199,6 @@ int mlflow__sql_query_cell(struct mlflow__sql_store *st, struct mlflow__sql_conn
     return st->drv->exec(c, sql, p, n, cell_row, out, NULL, err);
 }
 
-/* base + "/" + a [+ "/" + b], keeping a URI's query or fragment at the end. */
-char *mlflow__sql_uri_append(const char *base, const char *a, const char *b)
-{
-    size_t path_end = strlen(base);
-    const char *sep = strstr(base, "://");
-    if (sep) {
-        const char *q = strpbrk(sep + 3, "?#");
-        if (q)
-            path_end = (size_t)(q - base);
-    }
-    struct mlflow__sb sb = MLFLOW__SB_INIT;
-    mlflow__sb_add(&sb, base, path_end);
-    if (path_end == 0 || base[path_end - 1] != '/')
-        mlflow__sb_addc(&sb, '/');
-    mlflow__sb_adds(&sb, a);
-    if (b) {
-        mlflow__sb_addc(&sb, '/');
-        mlflow__sb_adds(&sb, b);
-    }
-    mlflow__sb_adds(&sb, base + path_end);
-    return mlflow__sb_detach(&sb);
-}
-
 /* ---- schema: check, create, refuse ----------------------------------------- */
 
 /* Revisions of MLflow's alembic chain, oldest first, up to ours, then the
@@ -280,7 +257,7 @@ static int list_objects(struct mlflow__sql_store *st, struct mlflow__sql_conn *c
 static int insert_default_experiment(struct mlflow__sql_store *st, struct mlflow__sql_conn *c,
                                      struct mlflow_error *err)
 {
-    char *loc = mlflow__sql_uri_append(st->artifact_root, "0", NULL);
+    char *loc = mlflow__uri_append(st->artifact_root, "0", NULL);
     if (!loc)
         return mlflow__oom(err);
     int64_t now = mlflow__now_ms();
