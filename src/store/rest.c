@@ -155,26 +155,46 @@ static int rest_create_experiment(struct mlflow__store *s, const char *name,
     return rc;
 }
 
-/* Reads resp[field] as an experiment into a new result object. */
+/* Reads resp[field] into a new result object of `size` bytes with `read`
+ * (an entity reader of json.h, through the adapters below). */
+typedef int (*entity_reader)(struct mlflow__arena *a, json_object *v, void *out,
+                             struct mlflow_error *err);
+
+static void *read_result(json_object *resp, const char *field, const char *endpoint, size_t size,
+                         entity_reader read, int *rc, struct mlflow_error *err)
+{
+    json_object *v = mlflow__json_member(resp, field);
+    if (!v) {
+        *rc = mlflow__seterr(err, MLFLOW_INTERNAL_ERROR,
+                             "Malformed response from the tracking server's %s endpoint: no %s",
+                             endpoint, field);
+        return NULL;
+    }
+    void *obj = mlflow__obj_new(size);
+    if (!obj) {
+        *rc = mlflow__oom(err);
+        return NULL;
+    }
+    if ((*rc = read(mlflow__obj_arena(obj), v, obj, err))) {
+        mlflow__obj_free(obj);
+        *rc = bad_response(err, *rc, endpoint);
+        return NULL;
+    }
+    return obj;
+}
+
+static int experiment_reader(struct mlflow__arena *a, json_object *v, void *out,
+                             struct mlflow_error *err)
+{
+    return mlflow__json_read_experiment(a, v, out, err);
+}
+
 static int read_experiment_result(json_object *resp, const char *endpoint,
                                   struct mlflow_experiment **out, struct mlflow_error *err)
 {
-    json_object *v = mlflow__json_member(resp, "experiment");
-    if (!v)
-        return mlflow__seterr(err, MLFLOW_INTERNAL_ERROR,
-                              "Malformed response from the tracking server's %s endpoint: no "
-                              "experiment",
-                              endpoint);
-    struct mlflow_experiment *e = mlflow__obj_new(sizeof *e);
-    if (!e)
-        return mlflow__oom(err);
-    int rc = mlflow__json_read_experiment(mlflow__obj_arena(e), v, e, err);
-    if (rc) {
-        mlflow__obj_free(e);
-        return bad_response(err, rc, endpoint);
-    }
-    *out = e;
-    return MLFLOW_OK;
+    int rc = MLFLOW_OK;
+    *out = read_result(resp, "experiment", endpoint, sizeof **out, experiment_reader, &rc, err);
+    return rc;
 }
 
 static int rest_get_experiment(struct mlflow__store *s, const char *id,
@@ -338,25 +358,18 @@ static int rest_set_experiment_tag(struct mlflow__store *s, const char *id, cons
 
 /* ---- runs ---- */
 
+static int run_reader(struct mlflow__arena *a, json_object *v, void *out,
+                      struct mlflow_error *err)
+{
+    return mlflow__json_read_run(a, v, out, err);
+}
+
 static int read_run_result(json_object *resp, const char *endpoint, struct mlflow_run **out,
                            struct mlflow_error *err)
 {
-    json_object *v = mlflow__json_member(resp, "run");
-    if (!v)
-        return mlflow__seterr(err, MLFLOW_INTERNAL_ERROR,
-                              "Malformed response from the tracking server's %s endpoint: no "
-                              "run",
-                              endpoint);
-    struct mlflow_run *r = mlflow__obj_new(sizeof *r);
-    if (!r)
-        return mlflow__oom(err);
-    int rc = mlflow__json_read_run(mlflow__obj_arena(r), v, r, err);
-    if (rc) {
-        mlflow__obj_free(r);
-        return bad_response(err, rc, endpoint);
-    }
-    *out = r;
-    return MLFLOW_OK;
+    int rc = MLFLOW_OK;
+    *out = read_result(resp, "run", endpoint, sizeof **out, run_reader, &rc, err);
+    return rc;
 }
 
 static int rest_create_run(struct mlflow__store *s, const char *experiment_id,
